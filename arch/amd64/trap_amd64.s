@@ -1,0 +1,214 @@
+#include "textflag.h"
+
+
+// Per-CPU block offsets (percpu.go) and Frame offsets (frame.go).
+#define L_SCRATCH	8
+#define L_KSTACK	16
+#define L_FRAME		24
+#define L_XSAVE		32
+#define L_XMASK		40
+#define L_DEPTH		48
+#define L_NESTED	56
+
+// GS-relative memory operand: segment prefix 0x65 before an instruction
+// whose operand is an absolute address.
+#define GS	BYTE $0x65;
+
+// SAVEGPRS stores the general registers except AX and SP into the Frame at
+// AX; the caller stores AX itself.
+#define SAVEGPRS \
+	MOVQ	R15, 0(AX); \
+	MOVQ	R14, 8(AX); \
+	MOVQ	R13, 16(AX); \
+	MOVQ	R12, 24(AX); \
+	MOVQ	R11, 32(AX); \
+	MOVQ	R10, 40(AX); \
+	MOVQ	R9, 48(AX); \
+	MOVQ	R8, 56(AX); \
+	MOVQ	BP, 64(AX); \
+	MOVQ	DI, 72(AX); \
+	MOVQ	SI, 80(AX); \
+	MOVQ	DX, 88(AX); \
+	MOVQ	CX, 96(AX); \
+	MOVQ	BX, 104(AX)
+
+// trapCommon is reached from every vector stub (vectors_amd64.s) with the
+// vector and an error code (0 when the CPU pushes none) on top of the
+// hardware frame, on the IST stack the vector uses.
+//
+// From thread context (Depth 0) the whole register state goes into the
+// running thread's Frame, and the handler runs on this CPU's trap stack.
+// NMI, double fault and machine check, and anything taken while already in
+// trap context, take the nested path: registers saved on the IST stack,
+// the handler called, and the interrupted code resumed (if it returns).
+TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
+	GS CMPQ	L_DEPTH, $0
+	JNE	nested
+	CMPQ	0(SP), $2		// NMI
+	JEQ	nested
+	CMPQ	0(SP), $8		// double fault
+	JEQ	nested
+	CMPQ	0(SP), $18		// machine check
+	JEQ	nested
+
+	GS MOVQ	AX, L_SCRATCH
+	GS MOVQ	L_FRAME, AX
+	SAVEGPRS
+	GS MOVQ	L_SCRATCH, BX
+	MOVQ	BX, 112(AX)		// RAX
+	POPQ	BX			// vector, error code, RIP, CS, RFLAGS, RSP, SS
+	MOVQ	BX, 120(AX)
+	POPQ	BX
+	MOVQ	BX, 128(AX)
+	POPQ	BX
+	MOVQ	BX, 136(AX)
+	POPQ	BX
+	MOVQ	BX, 144(AX)
+	POPQ	BX
+	MOVQ	BX, 152(AX)
+	POPQ	BX
+	MOVQ	BX, 160(AX)
+	POPQ	BX
+	MOVQ	BX, 168(AX)
+	JMP	·enterKernel(SB)
+
+nested:
+	// Build a Frame on this stack: GPRs below vector/error/hardware frame.
+	PUSHQ	AX
+	PUSHQ	BX
+	PUSHQ	CX
+	PUSHQ	DX
+	PUSHQ	SI
+	PUSHQ	DI
+	PUSHQ	BP
+	PUSHQ	R8
+	PUSHQ	R9
+	PUSHQ	R10
+	PUSHQ	R11
+	PUSHQ	R12
+	PUSHQ	R13
+	PUSHQ	R14
+	PUSHQ	R15
+	GS INCQ	L_NESTED
+	MOVQ	SP, BX			// BX = &Frame
+	SUBQ	$16, SP			// room for the argument and the saved SP
+	ANDQ	$~15, SP
+	MOVQ	BX, 0(SP)
+	MOVQ	BX, 8(SP)
+	CALL	·nestedTrap(SB)
+	MOVQ	8(SP), SP
+	GS DECQ	L_NESTED
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	R11
+	POPQ	R10
+	POPQ	R9
+	POPQ	R8
+	POPQ	BP
+	POPQ	DI
+	POPQ	SI
+	POPQ	DX
+	POPQ	CX
+	POPQ	BX
+	POPQ	AX
+	ADDQ	$16, SP			// vector and error code
+	IRETQ
+
+// SyscallEntry is the target of the SYSCALL instruction (MSR LSTAR).
+// SYSCALL left the return address in CX and RFLAGS in R11, cleared IF
+// (SFMASK), and did not switch stacks.
+TEXT ·SyscallEntry(SB),NOSPLIT|NOFRAME,$0
+	GS CMPQ	L_DEPTH, $0		// a system call from trap context is a bug:
+	JEQ	2(PC)			// make it a #UD there, reported as nested
+	UD2
+	GS MOVQ	AX, L_SCRATCH
+	GS MOVQ	L_FRAME, AX
+	SAVEGPRS
+	GS MOVQ	L_SCRATCH, BX
+	MOVQ	BX, 112(AX)		// RAX: the system call number
+	MOVQ	$0x100, 120(AX)		// VectorSyscall
+	MOVQ	$0, 128(AX)
+	MOVQ	CX, 136(AX)		// RIP
+	MOVQ	$0x08, 144(AX)		// CS
+	MOVQ	R11, 152(AX)		// RFLAGS
+	MOVQ	SP, 160(AX)		// RSP
+	MOVQ	$0x10, 168(AX)		// SS
+	JMP	·enterKernel(SB)
+
+// enterKernel switches to the trap stack, marks trap context, saves the
+// thread's extended state and runs the Go handler, then leaves through
+// exitKernel.
+TEXT ·enterKernel(SB),NOSPLIT|NOFRAME,$0
+	GS MOVQ	L_KSTACK, SP
+	GS MOVQ	$1, L_DEPTH
+	GS MOVQ	L_XSAVE, DI
+	GS MOVQ	L_XMASK, AX
+	TESTQ	AX, AX
+	JEQ	fxsave
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	XSAVE64	(DI)
+	JMP	saved
+fxsave:
+	FXSAVE64	(DI)
+saved:
+	CALL	·threadTrap(SB)
+	JMP	·exitKernel(SB)
+
+// exitKernel resumes whichever thread is now current on this CPU (the
+// handler may have switched): its extended state, then its registers, then
+// IRETQ from its Frame.
+TEXT ·exitKernel(SB),NOSPLIT|NOFRAME,$0
+	GS MOVQ	L_XSAVE, DI
+	GS MOVQ	L_XMASK, AX
+	TESTQ	AX, AX
+	JEQ	fxrstor
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	XRSTOR64	(DI)
+	JMP	restored
+fxrstor:
+	FXRSTOR64	(DI)
+restored:
+	GS MOVQ	L_FRAME, SP
+	GS MOVQ	$0, L_DEPTH
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	R11
+	POPQ	R10
+	POPQ	R9
+	POPQ	R8
+	POPQ	BP
+	POPQ	DI
+	POPQ	SI
+	POPQ	DX
+	POPQ	CX
+	POPQ	BX
+	POPQ	AX
+	ADDQ	$16, SP
+	IRETQ
+
+// Resume leaves trap context for the current thread of this CPU; an
+// application processor calls it once to start scheduling.
+TEXT ·Resume(SB),NOSPLIT|NOFRAME,$0
+	GS MOVQ	L_KSTACK, SP
+	JMP	·exitKernel(SB)
+
+// IdleLoop is the body of every CPU's idle thread.
+TEXT ·IdleLoop(SB),NOSPLIT|NOFRAME,$0
+idle:
+	STI
+	HLT
+	JMP	idle
+
+// addrs returns the addresses of SyscallEntry and IdleLoop.
+TEXT ·addrs(SB),NOSPLIT,$0-16
+	LEAQ	·SyscallEntry(SB), AX
+	MOVQ	AX, syscallEntry+0(FP)
+	LEAQ	·IdleLoop(SB), AX
+	MOVQ	AX, idleLoop+8(FP)
+	RET

@@ -1,0 +1,123 @@
+package kernel
+
+import (
+	"math/bits"
+	"sync/atomic"
+
+	"dunix/arch/amd64"
+	"dunix/arch/amd64/lapic"
+	"dunix/drivers/pit"
+)
+
+// Time: the TSC, calibrated against the PIT at boot, gives monotonic
+// nanoseconds since boot; the CMOS clock read at boot gives the wall-clock
+// offset. now never goes back, also across CPUs (it returns at least the
+// largest value any CPU has returned).
+
+var (
+	tscHz    uint64
+	tscBoot  uint64
+	nsPerTSC uint64 // 32.32 fixed point
+	tscPerNs uint64 // 32.32 fixed point
+	lastNow  atomic.Uint64
+
+	// wallBoot is the Unix time in ns at boot (0 when the RTC is unreadable).
+	wallBoot int64
+
+	deadlineTimer bool   // TSC-deadline mode
+	apicTimerHz   uint64 // LAPIC timer ticks per second (one-shot mode)
+)
+
+// calibrateClock measures the TSC against the PIT (two 10 ms runs, the
+// longer kept: an emulated PIT rarely runs short).
+//
+//go:nosplit
+func calibrateClock() bool {
+	const ticks = 11932 // 10 ms
+	var best uint64
+	for i := 0; i < 2; i++ {
+		if d := pit.Measure(ticks, amd64.Rdtsc); d > best {
+			best = d
+		}
+	}
+	if best == 0 {
+		return false
+	}
+	setTSCHz(best * pit.Hz / ticks)
+	return true
+}
+
+//go:nosplit
+func setTSCHz(hz uint64) {
+	tscHz = hz
+	tscBoot = amd64.Rdtsc()
+	nsPerTSC = (1_000_000_000 << 32) / hz
+	tscPerNs = (hz << 32) / 1_000_000_000
+}
+
+// now returns nanoseconds since boot.
+//
+//go:nosplit
+func now() uint64 {
+	hi, lo := bits.Mul64(amd64.Rdtsc()-tscBoot, nsPerTSC)
+	n := hi<<32 | lo>>32
+	for {
+		last := lastNow.Load()
+		if n <= last {
+			return last
+		}
+		if lastNow.CompareAndSwap(last, n) {
+			return n
+		}
+	}
+}
+
+// tscAt returns the TSC value at ns since boot.
+//
+//go:nosplit
+func tscAt(ns uint64) uint64 {
+	hi, lo := bits.Mul64(ns, tscPerNs)
+	return tscBoot + (hi<<32 | lo>>32)
+}
+
+// calibrateAPICTimer measures the LAPIC timer against the TSC, for CPUs
+// without the TSC-deadline mode.
+//
+//go:nosplit
+func calibrateAPICTimer() {
+	lapic.TimerOneShot(vecTimer, 0xFFFFFFFF)
+	start := amd64.Rdtsc()
+	for amd64.Rdtsc()-start < tscHz/100 {
+	}
+	left := lapic.TimerCurrent()
+	lapic.TimerStop()
+	apicTimerHz = uint64(0xFFFFFFFF-left) * 100
+	if apicTimerHz == 0 {
+		apicTimerHz = 1_000_000_000
+	}
+}
+
+// setTimer arms this CPU's timer interrupt for deadline (ns since boot).
+//
+//go:nosplit
+func setTimer(deadline, t uint64) {
+	if deadlineTimer {
+		lapic.TimerDeadline(tscAt(deadline))
+		return
+	}
+	d := deadline - t
+	hi, lo := bits.Mul64(d, apicTimerHz)
+	count, _ := bits.Div64(hi, lo, 1_000_000_000)
+	if count == 0 {
+		count = 1
+	}
+	if count > 0xFFFFFFFF {
+		count = 0xFFFFFFFF
+	}
+	lapic.TimerOneShot(vecTimer, uint32(count))
+}
+
+// wallNow returns the Unix time in ns.
+//
+//go:nosplit
+func wallNow() int64 { return wallBoot + int64(now()) }

@@ -1,0 +1,210 @@
+package kernel
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"dunix/kernel/cmdline"
+	"dunix/kernel/selftest"
+)
+
+// Main is the kernel's main function, run by the runtime's main goroutine
+// once the Go runtime is up on the boot CPU.
+func Main() {
+	flags := cmdline.Parse(os.Args[1:])
+	fmt.Printf("dunix: Go %s runtime up, GOMAXPROCS=%d\n", runtime.Version(), runtime.GOMAXPROCS(0))
+	startCPUs()
+	s := ReadStats()
+	bootMs := float64(s.NowTSC-s.BootTSC) / float64(s.TSCHz) * 1e3
+	fmt.Printf("dunix: ready: %d/%d cpus online, %d MiB RAM (%d MiB free), kernel up in %.1f ms\n",
+		s.Online, s.NCPU, s.MemTotal>>20, s.MemFree>>20, bootMs)
+
+	switch {
+	case flags.Bool("dunix.probe"):
+		fmt.Println("dunix: probe ok")
+		PowerOff(0)
+	case flags.Has("dunix.crash"):
+		crash(flags.String("dunix.crash"))
+	case flags.Bool("dunix.selftest"):
+		failed := selftest.Run(os.Stdout, selftest.Env{
+			CPUs:  int(s.Online),
+			Stats: func() selftest.Stats { return toSelftestStats(ReadStats()) },
+			Only:  flags.String("dunix.selftest.only"),
+		})
+		if failed > 0 {
+			PowerOff(1)
+		}
+		PowerOff(0)
+	case flags.Bool("dunix.oneshot"):
+		report(os.Stdout)
+		PowerOff(0)
+	}
+	report(os.Stdout)
+	monitor()
+}
+
+// kcall makes a kernel call.
+func kcall(n, a0, a1 uintptr) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(n, a0, a1, 0)
+	return r, e
+}
+
+// ReadStats returns the kernel's counters.
+func ReadStats() *Stats {
+	s := new(Stats)
+	kcall(kcallStats, uintptr(unsafe.Pointer(s)), 0)
+	return s
+}
+
+// PowerOff switches the node off with the exit status.
+func PowerOff(status int) {
+	os.Stdout.Sync()
+	kcall(kcallPoweroff, uintptr(status), 0)
+	select {}
+}
+
+// startCPUs brings the application processors up, one at a time, paced
+// by real sleeps (INIT, 10 ms, SIPI, and a second SIPI if needed).
+func startCPUs() {
+	s := ReadStats()
+	for i := uintptr(1); i < uintptr(s.NCPU); i++ {
+		if _, e := kcall(kcallStartCPU, i, 0); e != 0 {
+			fmt.Printf("dunix: cpu %d: cannot start: %v\n", i, e)
+			continue
+		}
+		time.Sleep(10 * time.Millisecond)
+		up := false
+		for try := 0; try < 2 && !up; try++ {
+			kcall(kcallStartCPU, i, 1)
+			for wait := 0; wait < 100 && !up; wait++ {
+				time.Sleep(time.Millisecond)
+				r, _ := kcall(kcallStartCPU, i, 2)
+				up = r == 1
+			}
+		}
+		if !up {
+			fmt.Printf("dunix: cpu %d (APIC %d) did not come up\n", i, s.CPU[i].APICID)
+		}
+	}
+}
+
+// ENOSYSCounts returns how often each unimplemented call was made.
+func ENOSYSCounts() map[string]uint32 {
+	var buf [512]uint32
+	kcall(kcallENOSYS, uintptr(unsafe.Pointer(&buf)), 0)
+	m := map[string]uint32{}
+	for nr, n := range buf {
+		if n == 0 {
+			continue
+		}
+		name := fmt.Sprint(nr)
+		if nr < len(sysNames) && sysNames[nr] != "" {
+			name = sysNames[nr]
+		}
+		m[name] = n
+	}
+	return m
+}
+
+// report prints the self-report of the node.
+func report(w *os.File) {
+	s := ReadStats()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "dunix: cpus %d online; memory %d MiB, %d MiB free; kernel resident %d KiB; Go heap %d KiB; threads %d\n",
+		s.Online, s.MemTotal>>20, s.MemFree>>20, (s.MemTotal-s.MemFree)>>10, ms.HeapAlloc>>10, s.Threads)
+	fmt.Fprintf(w, "dunix: clock %.3f GHz TSC, %s timer; xsave %#x (%d bytes); random %s\n",
+		float64(s.TSCHz)/1e9, map[bool]string{true: "TSC-deadline", false: "APIC one-shot"}[s.DeadlineTimer == 1],
+		s.XsaveMask, s.XsaveSize, map[bool]string{true: "RDRAND", false: "TSC-seeded (not cryptographic)"}[s.HWRandom == 1])
+	if m := ENOSYSCounts(); len(m) > 0 {
+		var parts []string
+		for k, v := range m {
+			parts = append(parts, fmt.Sprintf("%s×%d", k, v))
+		}
+		fmt.Fprintf(w, "dunix: unimplemented system calls so far: %s\n", strings.Join(parts, ", "))
+	} else {
+		fmt.Fprintln(w, "dunix: unimplemented system calls so far: none")
+	}
+}
+
+// monitor is the console's command loop.
+func monitor() {
+	in := bufio.NewReader(os.Stdin)
+	for {
+		fmt.Print("dunix> ")
+		line, err := readLine(in)
+		if err != nil {
+			fmt.Println("\ndunix: console closed:", err)
+			select {}
+		}
+		switch f := strings.Fields(line); {
+		case len(f) == 0:
+		case f[0] == "help":
+			fmt.Println("commands: report, cpus, selftest [name], poweroff [status], help")
+		case f[0] == "report":
+			report(os.Stdout)
+		case f[0] == "cpus":
+			s := ReadStats()
+			for i := 0; i < int(s.NCPU); i++ {
+				c := s.CPU[i]
+				fmt.Printf("cpu %d apic %d online %d: %d syscalls, %d interrupts, %d switches, %d faults, idle %.1f s\n",
+					i, c.APICID, c.Online, c.Syscalls, c.Interrupts, c.Switches, c.Faults, float64(c.IdleNs)/1e9)
+			}
+		case f[0] == "selftest":
+			only := ""
+			if len(f) > 1 {
+				only = f[1]
+			}
+			selftest.Run(os.Stdout, selftest.Env{CPUs: int(ReadStats().Online), Stats: func() selftest.Stats { return toSelftestStats(ReadStats()) }, Only: only})
+		case f[0] == "poweroff":
+			st := 0
+			if len(f) > 1 {
+				fmt.Sscan(f[1], &st)
+			}
+			PowerOff(st)
+		default:
+			fmt.Printf("unknown command %q (try help)\n", f[0])
+		}
+	}
+}
+
+// readLine reads a line from the serial console, echoing and handling
+// backspace (the console has no line discipline of its own yet).
+func readLine(in *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		c, err := in.ReadByte()
+		if err != nil {
+			return "", err
+		}
+		switch c {
+		case '\r', '\n':
+			fmt.Print("\n")
+			return string(b), nil
+		case 0x7F, 0x08:
+			if len(b) > 0 {
+				b = b[:len(b)-1]
+				fmt.Print("\b \b")
+			}
+		default:
+			if c >= ' ' {
+				b = append(b, c)
+				os.Stdout.Write([]byte{c})
+			}
+		}
+	}
+}
+
+func toSelftestStats(s *Stats) selftest.Stats {
+	out := selftest.Stats{MemTotal: s.MemTotal, MemFree: s.MemFree, Online: int(s.Online)}
+	for i := 0; i < int(s.NCPU); i++ {
+		out.Switches += s.CPU[i].Switches
+	}
+	return out
+}
