@@ -643,3 +643,20 @@ func sysEpollWait(t *Thread, epfd, events, max, timeout uint64) int64 {
 func bytesAt(p, n uint64) []byte {
 	return (*[1 << 30]byte)(amd64.Ptr(uintptr(p)))[:n:n]
 }
+
+// sysFsync: console output is written synchronously, so there is nothing
+// to flush; other descriptors are not files.
+//
+//go:nosplit
+func sysFsync(fd uint64) int64 {
+	fdLock.Lock()
+	defer fdLock.Unlock()
+	e := fdGet(fd)
+	if e == nil {
+		return -ebadf
+	}
+	if e.kind == fdConsole {
+		return 0
+	}
+	return -einval
+}

@@ -78,6 +78,8 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = sysNewfstatat(a0, a1, a2, a3)
 	case unix.SYS_LSEEK:
 		r = sysLseek(a0)
+	case unix.SYS_FSYNC, unix.SYS_FDATASYNC:
+		r = sysFsync(a0)
 	case unix.SYS_OPENAT:
 		r = sysOpenat(a1)
 	case unix.SYS_OPEN:

@@ -301,7 +301,7 @@ func testSpeedup(env Env) (string, error) {
 	if cpus < 2 {
 		return "1 CPU: nothing to compare", nil
 	}
-	const work = 1 << 23
+	const work = 1 << 27
 	job := func(parts int) time.Duration {
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -392,6 +392,7 @@ func testMadvise(Env) (string, error) {
 		}
 	}
 	vec := make([]byte, size/4096)
+	syscall.Madvise(b, syscall.MADV_DONTNEED)
 	b[0] = 1
 	_, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), size, uintptr(unsafe.Pointer(&vec[0])))
 	if e != 0 || vec[0]&1 != 1 || vec[1]&1 != 0 {

@@ -1,7 +1,6 @@
 package vmrange
 
 import (
-	"errors"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -751,8 +750,6 @@ func BenchmarkFindGap(b *testing.B) {
 		_, _ = s.FindGap(2*PageSize, 0, 0, 1<<40, 0)
 	}
 }
-
-var _ = errors.Is
 
 // growStack uses about n KiB of goroutine stack, which makes the runtime
 // move the stack to a bigger one.
