@@ -167,7 +167,7 @@ func bootstrap(magic, info uint64) uintptr {
 
 	// Clocks.
 	if !calibrateClock() {
-		bootFail("no PIT to calibrate the TSC against")
+		bootFail("no PIT and no CPUID frequency to calibrate the TSC against")
 	}
 	century := uint8(0)
 	if acpiTables.FADT.Found {
@@ -302,12 +302,9 @@ func startWatchdogTimer(m *acpi.MADT) {
 	if a == nil {
 		return
 	}
-	amd64.Outb(0x43, 0x34) // channel 0, lobyte/hibyte, mode 2 (rate generator)
-	amd64.Outb(0x40, 0)
-	amd64.Outb(0x40, 0) // divisor 65536
+	pit.StartRateGenerator()
 	a.RouteNMI(gsi, cpus[0].APICID)
 	watchdogGSI = int32(gsi)
-	_ = pit.Hz
 }
 
 //go:nosplit

@@ -28,23 +28,32 @@ var (
 	apicTimerHz   uint64 // LAPIC timer ticks per second (one-shot mode)
 )
 
-// calibrateClock measures the TSC against the PIT (two 10 ms runs, the
-// longer kept: an emulated PIT rarely runs short).
+// calibrateClock measures the TSC against the PIT over 20 ms. Without a
+// PIT it falls back to the frequency CPUID reports (leaf 0x15 or 0x16).
 //
 //go:nosplit
 func calibrateClock() bool {
-	const ticks = 11932 // 10 ms
-	var best uint64
-	for i := 0; i < 2; i++ {
-		if d := pit.Measure(ticks, amd64.Rdtsc); d > best {
-			best = d
+	const ticks = 2 * 11932 // 20 ms
+	pit.StartRateGenerator()
+	if d := pit.Measure(ticks, amd64.Rdtsc); d != 0 {
+		setTSCHz(d * pit.Hz / ticks)
+		return true
+	}
+	max, _, _, _ := amd64.CPUID(0, 0)
+	if max >= 0x15 {
+		den, num, crystal, _ := amd64.CPUID(0x15, 0)
+		if den != 0 && num != 0 && crystal != 0 {
+			setTSCHz(uint64(crystal) * uint64(num) / uint64(den))
+			return true
 		}
 	}
-	if best == 0 {
-		return false
+	if max >= 0x16 {
+		if mhz, _, _, _ := amd64.CPUID(0x16, 0); mhz != 0 {
+			setTSCHz(uint64(mhz) * 1_000_000)
+			return true
+		}
 	}
-	setTSCHz(best * pit.Hz / ticks)
-	return true
+	return false
 }
 
 //go:nosplit

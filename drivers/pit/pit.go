@@ -1,6 +1,8 @@
-// Package pit uses the 8254 programmable interval timer (channel 2, the
-// one gated through port 0x61) as a reference clock: the kernel measures
-// the TSC frequency against it at boot.
+// Package pit uses the 8254 programmable interval timer as a reference
+// clock: the kernel measures the TSC frequency against it at boot. Channel
+// 0 runs as a rate generator and its count is read back with the latch
+// command, which works on PCs and on QEMU's microvm alike (channel 2 needs
+// the PC speaker port 0x61, which microvm lacks).
 //
 // Every function is nosplit and allocates nothing.
 package pit
@@ -11,44 +13,58 @@ import "dunix/arch/amd64"
 const Hz = 1193182
 
 const (
-	portCh2  = 0x42
-	portCmd  = 0x43
-	portGate = 0x61
-
-	gateOn  = 1 << 0
-	speaker = 1 << 1
-	out2    = 1 << 5
+	portCh0 = 0x40
+	portCmd = 0x43
 )
 
-// Measure runs channel 2 for ticks PIT ticks (at most 65535) and returns
-// how much the counter function advanced meanwhile, or 0 when the PIT
-// never finished (no PIT, e.g. some microVMs).
+// StartRateGenerator runs channel 0 in mode 2 (rate generator) with the
+// largest divisor (65536: 18.2 Hz). Its output is IRQ 0.
 //
 //go:nosplit
-func Measure(ticks uint16, counter func() uint64) uint64 {
-	g := amd64.Inb(portGate)
-	amd64.Outb(portGate, g&^(gateOn|speaker)) // gate low: stop
-	amd64.Outb(portCmd, 0xB0)                 // channel 2, lobyte/hibyte, mode 0, binary
-	amd64.Outb(portCh2, uint8(ticks))
-	amd64.Outb(portCh2, uint8(ticks>>8))
-	amd64.Outb(portGate, (g&^speaker)|gateOn) // gate high: count
-	start := counter()
-	for i := 0; i < 100_000_000; i++ {
-		if amd64.Inb(portGate)&out2 != 0 {
-			end := counter()
-			amd64.Outb(portGate, g&^(gateOn|speaker))
-			return end - start
-		}
-	}
-	return 0
+func StartRateGenerator() {
+	amd64.Outb(portCmd, 0x34) // channel 0, lobyte/hibyte, mode 2, binary
+	amd64.Outb(portCh0, 0)
+	amd64.Outb(portCh0, 0)
 }
 
-// Disable stops channel 0 (the legacy system timer), which the kernel does
-// not use: mode 0 with a zero count fires once and then stays quiet.
+// count latches and reads channel 0's current count.
 //
 //go:nosplit
-func Disable() {
-	amd64.Outb(portCmd, 0x30) // channel 0, lobyte/hibyte, mode 0
-	amd64.Outb(0x40, 0)
-	amd64.Outb(0x40, 0)
+func count() uint16 {
+	amd64.Outb(portCmd, 0x00) // latch channel 0
+	lo := amd64.Inb(portCh0)
+	hi := amd64.Inb(portCh0)
+	return uint16(hi)<<8 | uint16(lo)
+}
+
+// Measure lets ticks PIT ticks pass on channel 0 (which StartRateGenerator
+// must have started) and returns how much the counter function advanced
+// meanwhile, or 0 when the PIT's count does not move (no PIT).
+//
+//go:nosplit
+func Measure(ticks uint32, counter func() uint64) uint64 {
+	prev := count()
+	// Wait for the count to change once, so that the measurement starts on
+	// a tick boundary (and to see that there is a PIT at all).
+	for i := 0; ; i++ {
+		c := count()
+		if c != prev {
+			prev = c
+			break
+		}
+		if i > 1_000_000 {
+			return 0
+		}
+	}
+	start := counter()
+	var elapsed uint32
+	for i := 0; elapsed < ticks; i++ {
+		c := count()
+		elapsed += uint32(prev-c) & 0xFFFF // counts down, wraps at 65536
+		prev = c
+		if i > 100_000_000 {
+			return 0
+		}
+	}
+	return (counter() - start) * uint64(ticks) / uint64(elapsed)
 }
