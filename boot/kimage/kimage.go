@@ -128,16 +128,18 @@ func Patch(img []byte) (Info, error) {
 	if goNote == nil || noteHdr == 0 {
 		return info, errors.New("kimage: no .note.go.buildid note to replace")
 	}
-	const xenNoteSize = 12 + 4 + 4
+	// The descriptor is 8 bytes (entry, then zeros): QEMU reads an ELF64
+	// note's value as a 64-bit word, 32-bit readers take the low half.
+	const xenNoteSize = 12 + 4 + 8
 	if goNote.Size < xenNoteSize || goNote.Offset+xenNoteSize > uint64(len(img)) {
 		return info, errors.New("kimage: Go note too small for the Xen note")
 	}
 	n := img[goNote.Offset:][:xenNoteSize]
 	le.PutUint32(n[0:], 4) // namesz
-	le.PutUint32(n[4:], 4) // descsz
+	le.PutUint32(n[4:], 8) // descsz
 	le.PutUint32(n[8:], xenElfNotePhys32Entry)
 	copy(n[12:], "Xen\x00")
-	le.PutUint32(n[16:], uint32(info.Entry32))
+	le.PutUint64(n[16:], info.Entry32)
 	ph := img[noteHdr:][:phentsize]
 	le.PutUint64(ph[8:], goNote.Offset)
 	le.PutUint64(ph[16:], goNote.Addr)

@@ -1,0 +1,56 @@
+# dunix: `make run` boots a node; `make test` runs every test.
+# Both install what they need first (QEMU from Debian, modules from the
+# Go module proxy). The kernel is built with the stock go command.
+
+GO       ?= go
+BIN      := bin
+KERNEL   := $(BIN)/dunix-kernel-amd64
+DUNIX    := $(BIN)/dunix
+SOURCES  := $(shell find arch boot drivers kernel tools qemu fs -name '*.go' -o -name '*.s' 2>/dev/null) go.mod go.sum
+APT_PKGS := qemu-system-x86 qemu-utils
+
+# Packages that are plain Go and tested on the host with the race detector.
+HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest)
+
+.PHONY: all deps run test test-host test-boot vet fmt bench bench-boot clean
+
+all: $(KERNEL) $(DUNIX)
+
+$(KERNEL): $(SOURCES)
+	@mkdir -p $(BIN)
+	$(GO) run ./tools/mkkernel -o $@
+
+$(DUNIX): $(SOURCES)
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./tools/dunix
+
+# deps installs QEMU when it is missing (Debian/Ubuntu).
+deps:
+	@command -v qemu-system-x86_64 >/dev/null 2>&1 || { \
+	  echo "installing $(APT_PKGS) with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS); }
+	@$(GO) mod download
+
+run: deps all
+	$(DUNIX) boot -- dunix.oneshot=1
+
+test: deps all vet test-host test-boot
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test-host:
+	$(GO) test -race -count=1 $(HOST_PKGS)
+
+test-boot: all
+	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -count=1 -timeout 30m -v ./qemu/boottest/
+
+bench: bench-boot
+
+bench-boot: deps all
+	$(GO) run ./tools/bench boot
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,209 @@
+// Package qemu runs dunix nodes in QEMU from Go: it builds QEMU command
+// lines from a Config, decides between KVM and TCG (probing KVM once per
+// kernel build), starts QEMU with the node's console (COM1) on pipes that
+// the caller connects to a terminal or a log, scans the console line by line
+// and decodes the kernel's exit status.
+//
+// The console protocol the kernel follows:
+//
+//   - `dunix: ready...` at the start of a line once the runtime is up and
+//     all CPUs are online;
+//   - `dunix: probe ok` when booted with `dunix.probe=1`, followed by a
+//     power-off with status 0;
+//   - `selftest: PASS|FAIL ...` lines and a `selftest: P passed, F failed`
+//     summary when booted with `dunix.selftest=1`;
+//   - `dunix: power-off status=N` just before the kernel writes N to the
+//     isa-debug-exit port 0xf4, which makes QEMU exit with (N<<1)|1.
+//
+// The package runs on the host; it never imports kernel code.
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Machine types accepted in Config.Machine.
+const (
+	MachineQ35     = "q35"
+	MachineMicroVM = "microvm"
+)
+
+// Accelerators accepted in Config.Accel.
+const (
+	AccelAuto = "auto" // KVM when it is usable and passes the probe, else TCG
+	AccelKVM  = "kvm"
+	AccelTCG  = "tcg"
+)
+
+// Defaults used for zero Config fields.
+const (
+	DefaultBinary  = "qemu-system-x86_64"
+	DefaultMachine = MachineQ35
+	DefaultMemMiB  = 256
+	DefaultCPUs    = 1
+)
+
+// EnvQEMU names the environment variable that overrides the QEMU binary
+// when Config.QEMU is empty.
+const EnvQEMU = "DUNIX_QEMU"
+
+// MicroVMOptions are the properties passed with -M microvm. They give the
+// kernel what it gets on q35 minus PCI and the 8259 PIC: the ISA COM1 UART,
+// an MC146818 RTC, an i8254 PIT, one I/O APIC (GSIs 0-23; virtio-mmio
+// transports, when used, sit on GSIs 16-23), local APICs and ACPI tables
+// (hardware-reduced FADT, MADT, DSDT; the RSDP address is in the PVH start
+// info). auto-kernel-cmdline=off keeps QEMU from appending virtio_mmio.device
+// options to the kernel command line, so -append reaches the kernel as is.
+// The ISA bus is always present, so isa-debug-exit works as on q35.
+const MicroVMOptions = "acpi=on,pic=off,pit=on,rtc=on,isa-serial=on,ioapic2=off,pcie=off,auto-kernel-cmdline=off"
+
+// Config describes one node.
+type Config struct {
+	// QEMU is the QEMU binary. Empty means $DUNIX_QEMU, or else
+	// qemu-system-x86_64 from $PATH.
+	QEMU string
+	// Kernel is the kernel ELF file booted with -kernel (PVH entry).
+	Kernel string
+	// Machine is MachineQ35 (the default when empty) or MachineMicroVM.
+	Machine string
+	// MemMiB is the guest memory in MiB (DefaultMemMiB when 0).
+	MemMiB int
+	// CPUs is the number of virtual CPUs (DefaultCPUs when 0).
+	CPUs int
+	// Accel is AccelAuto (the default when empty), AccelKVM or AccelTCG.
+	// Args treats everything but AccelKVM as TCG; Start and ChooseAccel
+	// resolve AccelAuto.
+	Accel string
+	// Cmdline is the kernel command line (-append).
+	Cmdline string
+	// Extra holds more QEMU arguments, appended after the generated ones.
+	Extra []string
+}
+
+// Binary returns the QEMU binary the configuration runs: Config.QEMU, else
+// $DUNIX_QEMU, else DefaultBinary (looked up in $PATH when started).
+func (c Config) Binary() string {
+	if c.QEMU != "" {
+		return c.QEMU
+	}
+	if b := os.Getenv(EnvQEMU); b != "" {
+		return b
+	}
+	return DefaultBinary
+}
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	if c.Machine == "" {
+		c.Machine = DefaultMachine
+	}
+	if c.MemMiB == 0 {
+		c.MemMiB = DefaultMemMiB
+	}
+	if c.CPUs == 0 {
+		c.CPUs = DefaultCPUs
+	}
+	if c.Accel == "" {
+		c.Accel = AccelAuto
+	}
+	return c
+}
+
+// Validate reports the first field of c (after defaults) that QEMU or the
+// kernel would reject.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Kernel == "":
+		return errors.New("qemu: no kernel file given")
+	case c.Machine != MachineQ35 && c.Machine != MachineMicroVM:
+		return fmt.Errorf("qemu: unknown machine %q (want %s or %s)", c.Machine, MachineQ35, MachineMicroVM)
+	case c.Accel != AccelAuto && c.Accel != AccelKVM && c.Accel != AccelTCG:
+		return fmt.Errorf("qemu: unknown accelerator %q (want auto, kvm or tcg)", c.Accel)
+	case c.MemMiB < MinMemMiB:
+		return fmt.Errorf("qemu: %d MiB of memory is too little (at least %d MiB)", c.MemMiB, MinMemMiB)
+	case c.CPUs < 1 || c.CPUs > MaxCPUs:
+		return fmt.Errorf("qemu: %d CPUs is out of range (1..%d)", c.CPUs, MaxCPUs)
+	}
+	return nil
+}
+
+// Limits checked by Validate.
+const (
+	MinMemMiB = 16
+	MaxCPUs   = 255
+)
+
+// Args returns QEMU's arguments (without the binary name) for cfg, with
+// defaults applied to its zero fields. It does no I/O: AccelAuto is treated
+// as TCG here, so resolve it with ChooseAccel first.
+func Args(cfg Config) []string {
+	cfg = cfg.withDefaults()
+	machine := cfg.Machine
+	if machine == MachineMicroVM {
+		machine += "," + MicroVMOptions
+	}
+	cpu, accel := "max", "tcg,thread=multi"
+	if cfg.Accel == AccelKVM {
+		cpu, accel = "host", "kvm"
+	}
+	args := []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-M", machine,
+		"-cpu", cpu,
+		"-accel", accel,
+		"-m", strconv.Itoa(cfg.MemMiB) + "M",
+		"-smp", strconv.Itoa(cfg.CPUs),
+		"-chardev", "stdio,id=con0,signal=off",
+		"-serial", "chardev:con0",
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+		"-kernel", cfg.Kernel,
+		"-append", cfg.Cmdline,
+	}
+	return append(args, cfg.Extra...)
+}
+
+// ParseMemSize parses a memory size the way QEMU's -m does and returns it
+// in MiB: a number with an optional unit suffix K, M, G or T (also KB, KiB
+// and so on, any case; no suffix means MiB). Fractions are allowed as long
+// as the result is a whole number of MiB: "1.5G" is 1536.
+func ParseMemSize(s string) (int, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	num, unit := t, ""
+	if i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }); i >= 0 {
+		num, unit = t[:i], strings.TrimSpace(t[i:])
+	}
+	var perMiB float64
+	switch strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I") {
+	case "K":
+		perMiB = 1.0 / 1024
+	case "", "M":
+		perMiB = 1
+	case "G":
+		perMiB = 1024
+	case "T":
+		perMiB = 1024 * 1024
+	default:
+		return 0, fmt.Errorf("memory size %q: unknown unit %q (use M or G)", s, unit)
+	}
+	if unit == "B" || unit == "IB" {
+		return 0, fmt.Errorf("memory size %q: unknown unit %q (use M or G)", s, unit)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" {
+		return 0, fmt.Errorf("memory size %q: not a number followed by an optional unit (like 256M or 1G)", s)
+	}
+	mib := v * perMiB
+	if mib != math.Trunc(mib) {
+		return 0, fmt.Errorf("memory size %q is not a whole number of MiB", s)
+	}
+	if mib <= 0 || mib > 1<<30 {
+		return 0, fmt.Errorf("memory size %q is out of range", s)
+	}
+	return int(mib), nil
+}
