@@ -42,7 +42,7 @@ vet:
 	$(GO) vet ./...
 
 test-host:
-	$(GO) test -race -count=1 $(HOST_PKGS)
+	$(GO) test -race -short -count=1 $(HOST_PKGS)
 
 test-boot: all
 	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -count=1 -timeout 30m -v ./qemu/boottest/

@@ -17,6 +17,12 @@ TEXT ·imageEnd(SB),NOSPLIT,$0-8
 	MOVQ	AX, ret+0(FP)
 	RET
 
+// imageStart returns the start of the kernel's text.
+TEXT ·imageStart(SB),NOSPLIT,$0-8
+	LEAQ	runtime·text(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET
+
 // start is where boot.entry64high hands over, on the boot stack with
 // interrupts off and FS pointing at a TLS block whose g is nil.
 // In: DI = loader magic, SI = physical address of the loader's info.

@@ -17,7 +17,8 @@ import (
 // start is the hand-over point from package boot (asm_amd64.s).
 func start()
 
-// imageEnd returns the address of the end of the kernel image.
+// imageStart and imageEnd return the bounds of the kernel image.
+func imageStart() uintptr
 func imageEnd() uintptr
 
 var (

@@ -117,8 +117,8 @@ func report(w *os.File) {
 	s := ReadStats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(w, "dunix: cpus %d online; memory %d MiB, %d MiB free; kernel resident %d KiB; Go heap %d KiB; threads %d\n",
-		s.Online, s.MemTotal>>20, s.MemFree>>20, (s.MemTotal-s.MemFree)>>10, ms.HeapAlloc>>10, s.Threads)
+	fmt.Fprintf(w, "dunix: cpus %d online; memory %d MiB, %d MiB free; kernel resident %d KiB (image %d KiB + %d KiB allocated); Go heap %d KiB; threads %d\n",
+		s.Online, s.MemTotal>>20, s.MemFree>>20, (s.ImageBytes+s.MemTotal-s.MemFree)>>10, s.ImageBytes>>10, (s.MemTotal-s.MemFree)>>10, ms.HeapAlloc>>10, s.Threads)
 	fmt.Fprintf(w, "dunix: clock %.3f GHz TSC, %s timer; xsave %#x (%d bytes); random %s\n",
 		float64(s.TSCHz)/1e9, map[bool]string{true: "TSC-deadline", false: "APIC one-shot"}[s.DeadlineTimer == 1],
 		s.XsaveMask, s.XsaveSize, map[bool]string{true: "RDRAND", false: "TSC-seeded (not cryptographic)"}[s.HWRandom == 1])

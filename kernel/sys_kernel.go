@@ -34,6 +34,7 @@ type Stats struct {
 	XsaveMask, XsaveSize  uint64
 	DeadlineTimer         uint64
 	HWRandom              uint64
+	ImageBytes            uint64 // the kernel image in memory (text to the end of BSS)
 	IRQs                  [24]uint64
 	CPU                   [MaxCPUs]CPUStats
 }
@@ -55,6 +56,8 @@ func kStats(buf uint64) int64 {
 	s.XsaveMask, s.XsaveSize = xsaveMask, uint64(xsaveSize)
 	s.DeadlineTimer = b2u(deadlineTimer)
 	s.HWRandom = b2u(cpuHasRdrand)
+	s.ImageBytes = uint64(imageEnd() - imageStart())
+	s.ImageBytes = uint64(imageEnd() - imageStart())
 	s.IRQs = irqCount
 	for i := int32(0); i < ncpu; i++ {
 		c := &cpus[i]

@@ -5,6 +5,7 @@ import (
 	"debug/gosym"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -43,7 +44,9 @@ func TestLookupMatchesGosym(t *testing.T) {
 	tab, gt, _ := loadSelf(t)
 	checked := 0
 	for i, fn := range gt.Funcs {
-		if i%7 != 0 {
+		// Go functions only: with -race the binary also holds C code of the
+		// race runtime, whose aliases gosym names differently.
+		if i%7 != 0 || strings.HasPrefix(fn.Name, "_") || !strings.Contains(fn.Name, ".") {
 			continue
 		}
 		for _, pc := range []uint64{fn.Entry, (fn.Entry + fn.End) / 2, fn.End - 1} {
