@@ -12,7 +12,7 @@ APT_PKGS := qemu-system-x86 qemu-utils
 # Packages that are plain Go and tested on the host with the race detector.
 HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest)
 
-.PHONY: all deps run test test-host test-boot vet fmt bench bench-boot clean
+.PHONY: all deps run test test-host test-boot vet fmt bench bench-boot bench-smp clean
 
 all: $(KERNEL) $(DUNIX)
 
@@ -47,10 +47,13 @@ test-host:
 test-boot: all
 	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -count=1 -timeout 30m -v ./qemu/boottest/
 
-bench: bench-boot
+bench: bench-boot bench-smp
 
 bench-boot: deps all
 	$(GO) run ./tools/bench boot
+
+bench-smp: all
+	$(GO) run ./tools/bench smp
 
 clean:
 	rm -rf $(BIN)

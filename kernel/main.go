@@ -41,6 +41,9 @@ func Main() {
 			PowerOff(1)
 		}
 		PowerOff(0)
+	case flags.Has("dunix.bench"):
+		bench(flags.String("dunix.bench"))
+		PowerOff(0)
 	case flags.Bool("dunix.oneshot"):
 		report(os.Stdout)
 		PowerOff(0)
@@ -207,4 +210,14 @@ func toSelftestStats(s *Stats) selftest.Stats {
 		out.Switches += s.CPU[i].Switches
 	}
 	return out
+}
+
+// bench runs a kernel-side benchmark for tools/bench.
+func bench(kind string) {
+	switch kind {
+	case "spin":
+		selftest.SpinBench(os.Stdout, 3)
+	default:
+		fmt.Printf("dunix: unknown benchmark %q\n", kind)
+	}
 }

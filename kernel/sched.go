@@ -137,6 +137,9 @@ func schedule(c *CPU) {
 	} else if cur.idle {
 		idleMask.And(^(uint64(1) << c.ID))
 	}
+	if next != c.idle && runqLen() > 0 {
+		kickIdle() // more runnable threads (a preempted one, say): wake a CPU
+	}
 	switchTo(c, &threads[next], t)
 	deliverSignals(&threads[c.current])
 	armTimer(c, t)

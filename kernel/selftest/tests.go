@@ -3,6 +3,7 @@ package selftest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
@@ -303,16 +304,8 @@ func testSpeedup(env Env) (string, error) {
 	}
 	const work = 1 << 27
 	job := func(parts int) time.Duration {
-		var wg sync.WaitGroup
 		start := time.Now()
-		for p := 0; p < parts; p++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				spin(work / parts)
-			}()
-		}
-		wg.Wait()
+		Spin(parts, work)
 		return time.Since(start)
 	}
 	job(cpus) // warm up
@@ -328,6 +321,38 @@ func testSpeedup(env Env) (string, error) {
 }
 
 var spinSink atomic.Uint64
+
+// SpinBench times the CPU-bound job on one goroutine and split over
+// GOMAXPROCS goroutines, rounds times, printing one line per round:
+// "bench: spin cpus=N one=MS all=MS" (the kernel and the Linux reference
+// of tools/bench print the same).
+func SpinBench(w io.Writer, rounds int) {
+	n := runtime.GOMAXPROCS(0)
+	Spin(n, 1<<26) // warm up
+	for r := 0; r < rounds; r++ {
+		start := time.Now()
+		Spin(1, 1<<29)
+		one := time.Since(start)
+		start = time.Now()
+		Spin(n, 1<<29)
+		all := time.Since(start)
+		fmt.Fprintf(w, "bench: spin cpus=%d one=%.1f all=%.1f\n", n, float64(one)/1e6, float64(all)/1e6)
+	}
+}
+
+// Spin runs a CPU-bound job of work steps split over parts goroutines and
+// waits for it (the parallel speed-up test and benchmark).
+func Spin(parts, work int) {
+	var wg sync.WaitGroup
+	for p := 0; p < parts; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			spin(work / parts)
+		}()
+	}
+	wg.Wait()
+}
 
 func spin(n int) {
 	x := uint64(n)
