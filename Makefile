@@ -42,10 +42,10 @@ vet:
 	$(GO) vet ./...
 
 test-host:
-	$(GO) test -race -short -count=1 $(HOST_PKGS)
+	$(GO) test -race -count=1 $(HOST_PKGS)
 
 test-boot: all
-	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -count=1 -timeout 30m -v ./qemu/boottest/
+	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -count=1 -parallel 2 -timeout 30m -v ./qemu/boottest/
 
 bench: bench-boot bench-smp
 

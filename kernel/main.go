@@ -208,6 +208,7 @@ func toSelftestStats(s *Stats) selftest.Stats {
 	out := selftest.Stats{MemTotal: s.MemTotal, MemFree: s.MemFree, Online: int(s.Online)}
 	for i := 0; i < int(s.NCPU); i++ {
 		out.Switches += s.CPU[i].Switches
+		out.IdleNs = append(out.IdleNs, s.CPU[i].IdleNs)
 	}
 	return out
 }

@@ -151,17 +151,23 @@ func schedule(c *CPU) {
 func switchTo(c *CPU, n *Thread, t uint64) {
 	prev := &threads[c.current]
 	if n != prev {
+		// Let go of prev first (its state is all in its Frame and XSAVE
+		// area since the entry), then wait until n's previous CPU has let
+		// go of it. Releasing before waiting means no CPU holds a thread
+		// while it waits for another, so two CPUs swapping threads cannot
+		// wait for each other.
+		prev.onCPU.Store(0)
 		for n.onCPU.Load() != 0 {
-			amd64.Pause() // its previous CPU is still letting go
+			amd64.Pause()
 		}
 		n.onCPU.Store(1)
 		c.switches++
-		if prev.idle {
-			c.idleNs += t - c.idleSince
-		}
-		if n.idle {
-			c.idleSince = t
-		}
+	}
+	if prev.idle && t > c.idleSince {
+		c.idleNs += t - c.idleSince
+	}
+	if n.idle {
+		c.idleSince = t
 	}
 	if !n.idle {
 		n.state.Store(tsRunning)
@@ -175,9 +181,6 @@ func switchTo(c *CPU, n *Thread, t uint64) {
 		c.fsBase = n.fsBase
 	}
 	c.sliceEnd = t + sliceNs
-	if n != prev {
-		prev.onCPU.Store(0)
-	}
 }
 
 // block marks the current thread as waiting; the caller holds the lock of

@@ -91,7 +91,7 @@ const (
 	frameSize    = infoOff + infoSize
 	mcOff        = ucOff + 40
 	sigmaskOff   = ucOff + 296
-	fpstateField = mcOff + 0xE0 // mcontext.fpstate
+	fpstateField = mcOff + 0xB8 // mcontext.fpstate
 
 	ucFPXstate = 1
 

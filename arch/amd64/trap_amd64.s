@@ -90,12 +90,45 @@ nested:
 	PUSHQ	R14
 	PUSHQ	R15
 	GS INCQ	L_NESTED
+	// The handler is Go code, which uses the vector registers: save the
+	// interrupted extended state on this stack too (an NMI can arrive in
+	// the middle of anything, including a thread's vector code).
 	MOVQ	SP, BX			// BX = &Frame
-	SUBQ	$16, SP			// room for the argument and the saved SP
-	ANDQ	$~15, SP
+	SUBQ	$(4096+64), SP		// the argument, the saved SP, the XSAVE area
+	ANDQ	$~63, SP
 	MOVQ	BX, 0(SP)
 	MOVQ	BX, 8(SP)
+	LEAQ	64(SP), DI
+	XORL	AX, AX			// XSAVE leaves the header's last 56 bytes alone:
+	MOVQ	AX, 520(DI)		// XRSTOR wants them zero
+	MOVQ	AX, 528(DI)
+	MOVQ	AX, 536(DI)
+	MOVQ	AX, 544(DI)
+	MOVQ	AX, 552(DI)
+	MOVQ	AX, 560(DI)
+	MOVQ	AX, 568(DI)
+	GS MOVQ	L_XMASK, AX
+	TESTQ	AX, AX
+	JEQ	nfxsave
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	XSAVE64	(DI)
+	JMP	nsaved
+nfxsave:
+	FXSAVE64	(DI)
+nsaved:
 	CALL	·nestedTrap(SB)
+	LEAQ	64(SP), DI
+	GS MOVQ	L_XMASK, AX
+	TESTQ	AX, AX
+	JEQ	nfxrstor
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	XRSTOR64	(DI)
+	JMP	nrestored
+nfxrstor:
+	FXRSTOR64	(DI)
+nrestored:
 	MOVQ	8(SP), SP
 	GS DECQ	L_NESTED
 	POPQ	R15

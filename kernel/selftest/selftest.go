@@ -23,6 +23,7 @@ type Stats struct {
 	MemTotal, MemFree uint64
 	Online            int
 	Switches          uint64
+	IdleNs            []uint64 // per CPU, time spent in the idle thread
 }
 
 // Env is what the kernel gives the tests.
