@@ -14,7 +14,9 @@ import (
 // time (NMIs can merge).
 
 var (
-	stopping atomic.Uint32
+	// stopping holds 1+ the ID of the CPU that is powering off: the others
+	// stop at their next NMI.
+	stopping atomic.Int32
 	// dumpCPU asks the CPU with this ID+1 to print where it is.
 	dumpCPU atomic.Int32
 	// watchdogNMIs counts the periodic NMIs of the watchdog timer.
@@ -27,7 +29,7 @@ func sendNMI(i int32) { lapic.SendNMI(cpus[i].APICID) }
 
 //go:nosplit
 func nmi(c *CPU, f *amd64.Frame) {
-	if stopping.Load() != 0 {
+	if s := stopping.Load(); s != 0 && s != c.ID+1 {
 		amd64.Stop()
 	}
 	for {
@@ -40,17 +42,23 @@ func nmi(c *CPU, f *amd64.Frame) {
 	}
 	if dumpCPU.Load() == c.ID+1 {
 		dumpCPU.Store(0)
-		klog.Begin().S("dunix: watchdog: cpu ").D(uint64(c.ID)).S(" was at:").End()
-		printFrame(f, amd64.CR2())
-		backtrace(f.RIP, f.RBP)
+		where(c, f)
 	}
 	if c.ID == 0 && watchdogGSI >= 0 {
 		watchdogNMIs.Add(1)
 		if watchdog(c, now()) {
-			printFrame(f, amd64.CR2())
-			backtrace(f.RIP, f.RBP)
+			where(c, f)
 		}
 	}
+}
+
+// where reports where the watchdog found c: the interrupted state f.
+//
+//go:nosplit
+func where(c *CPU, f *amd64.Frame) {
+	klog.Begin().S("dunix: watchdog: cpu ").D(uint64(c.ID)).S(" was at:").End()
+	printFrame(f, amd64.CR2())
+	backtrace(f.RIP, f.RBP)
 }
 
 // shootdown makes every other online CPU drop its TLB, and waits for them.

@@ -18,7 +18,6 @@ var (
 	acpiSlpTypA        uint16
 	acpiSlpTypB        uint16
 	acpiS5             bool
-	poweringOff        uint32
 )
 
 //go:nosplit
@@ -46,8 +45,10 @@ func powerOff(status int) {
 //
 //go:nosplit
 func stopOtherCPUs() {
-	stopping.Store(1)
 	c := thisCPU()
+	if !stopping.CompareAndSwap(0, c.ID+1) && stopping.Load() != c.ID+1 {
+		amd64.Stop() // another CPU is powering off already
+	}
 	for i := int32(0); i < ncpu; i++ {
 		if i != c.ID && cpus[i].online.Load() != 0 {
 			sendNMI(i)
