@@ -7,7 +7,7 @@ BIN      := bin
 KERNEL   := $(BIN)/dunix-kernel-amd64
 DUNIX    := $(BIN)/dunix
 SOURCES  := $(shell find arch boot drivers kernel tools qemu fs -name '*.go' -o -name '*.s' 2>/dev/null) go.mod go.sum
-APT_PKGS := qemu-system-x86 qemu-utils
+APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools
 
 # Packages that are plain Go and tested on the host with the race detector.
 HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest)
@@ -24,9 +24,11 @@ $(DUNIX): $(SOURCES)
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./tools/dunix
 
-# deps installs QEMU when it is missing (Debian/Ubuntu).
+# deps installs QEMU, and GRUB with xorriso and mtools (multiboot2 boot test),
+# when they are missing (Debian/Ubuntu).
 deps:
-	@command -v qemu-system-x86_64 >/dev/null 2>&1 || { \
+	@command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v grub-mkrescue >/dev/null 2>&1 && \
+	  command -v xorriso >/dev/null 2>&1 && command -v mformat >/dev/null 2>&1 || { \
 	  echo "installing $(APT_PKGS) with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS); }

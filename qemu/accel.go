@@ -81,6 +81,9 @@ func ChooseAccel(ctx context.Context, cfg Config) (accel, why string, err error)
 	if err := checkKVM(); err != nil {
 		return AccelTCG, fmt.Sprintf("KVM is not usable (%v); using TCG", err), nil
 	}
+	if cfg.Kernel == "" {
+		return AccelTCG, "no kernel file to probe KVM with (booting a CD image); using TCG", nil
+	}
 
 	key, err := probeKey(ctx, cfg)
 	if err != nil {

@@ -69,6 +69,10 @@ type Config struct {
 	QEMU string
 	// Kernel is the kernel ELF file booted with -kernel (PVH entry).
 	Kernel string
+	// CDROM, when set instead of Kernel, is a bootable ISO image the
+	// firmware boots (a GRUB image loading the kernel by multiboot2);
+	// Cmdline is then unused (the image's boot loader has its own).
+	CDROM string
 	// Machine is MachineQ35 (the default when empty) or MachineMicroVM.
 	Machine string
 	// MemMiB is the guest memory in MiB (DefaultMemMiB when 0).
@@ -119,8 +123,10 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	switch {
-	case c.Kernel == "":
+	case c.Kernel == "" && c.CDROM == "":
 		return errors.New("qemu: no kernel file given")
+	case c.Kernel != "" && c.CDROM != "":
+		return errors.New("qemu: give a kernel file or a CD image, not both")
 	case c.Machine != MachineQ35 && c.Machine != MachineMicroVM:
 		return fmt.Errorf("qemu: unknown machine %q (want %s or %s)", c.Machine, MachineQ35, MachineMicroVM)
 	case c.Accel != AccelAuto && c.Accel != AccelKVM && c.Accel != AccelTCG:
@@ -162,8 +168,11 @@ func Args(cfg Config) []string {
 		"-chardev", "stdio,id=con0,signal=off",
 		"-serial", "chardev:con0",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-		"-kernel", cfg.Kernel,
-		"-append", cfg.Cmdline,
+	}
+	if cfg.CDROM != "" {
+		args = append(args, "-cdrom", cfg.CDROM, "-boot", "d")
+	} else {
+		args = append(args, "-kernel", cfg.Kernel, "-append", cfg.Cmdline)
 	}
 	return append(args, cfg.Extra...)
 }

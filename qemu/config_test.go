@@ -150,3 +150,17 @@ func TestCheckInstalled(t *testing.T) {
 		t.Errorf("CheckInstalled() with a bad $%s = %v", EnvQEMU, err)
 	}
 }
+
+func TestArgsCDROM(t *testing.T) {
+	args := Args(Config{CDROM: "/tmp/x.iso"})
+	joined := strings.Join(args, " ")
+	if !strings.Contains(joined, "-cdrom /tmp/x.iso -boot d") || strings.Contains(joined, "-kernel") {
+		t.Fatalf("args: %s", joined)
+	}
+	if err := (Config{CDROM: "a", Kernel: "b"}).Validate(); err == nil {
+		t.Fatal("kernel and CD both accepted")
+	}
+	if err := (Config{CDROM: "a"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -188,8 +188,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(cfg.Kernel); err != nil {
-		return nil, fmt.Errorf("qemu: kernel: %w", err)
+	boot := cfg.Kernel
+	if cfg.CDROM != "" {
+		boot = cfg.CDROM
+	}
+	if _, err := os.Stat(boot); err != nil {
+		return nil, fmt.Errorf("qemu: boot image: %w", err)
 	}
 	bin, err := lookBinary(cfg.Binary())
 	if err != nil {

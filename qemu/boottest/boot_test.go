@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,7 +57,9 @@ func kernel(t *testing.T) string {
 // boot runs one node to its end and returns its console and result.
 func boot(t *testing.T, cfg qemu.Config, stdin io.Reader, timeout time.Duration) (string, qemu.Result) {
 	t.Helper()
-	cfg.Kernel = kernel(t)
+	if cfg.CDROM == "" {
+		cfg.Kernel = kernel(t)
+	}
 	if cfg.Accel == "" {
 		cfg.Accel = qemu.AccelTCG
 	}
@@ -179,4 +182,42 @@ func TestCrashReports(t *testing.T) {
 			want(t, console, c.want...)
 		})
 	}
+}
+
+// GRUB (2.06, BIOS) loads the kernel through its multiboot2 header: the
+// second entry path, which images for USB sticks use.
+func TestMultiboot2GRUB(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"grub-mkrescue", "xorriso", "mformat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing (make deps installs grub-pc-bin, grub-common, xorriso, mtools): %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "iso")
+	if err := os.MkdirAll(filepath.Join(root, "boot", "grub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	k, err := os.ReadFile(kernel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "boot", "dunix"), k, 0o644)
+	os.WriteFile(filepath.Join(root, "boot", "grub", "grub.cfg"), []byte(`set timeout=0
+serial --unit=0 --speed=115200
+terminal_output serial
+menuentry "dunix" {
+  multiboot2 /boot/dunix dunix.oneshot=1
+  boot
+}
+`), 0o644)
+	iso := filepath.Join(dir, "dunix.iso")
+	if out, err := exec.Command("grub-mkrescue", "-o", iso, root).CombinedOutput(); err != nil {
+		t.Fatalf("grub-mkrescue: %v\n%s", err, out)
+	}
+	console, res := boot(t, qemu.Config{CDROM: iso, CPUs: 2}, nil, 3*time.Minute)
+	if res.Status != 0 {
+		t.Errorf("status %d (%s)", res.Status, res.Explain())
+	}
+	want(t, console, "dunix: booting", "dunix: ready: 2/2 cpus online", "dunix: power-off status=0")
 }
