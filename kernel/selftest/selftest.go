@@ -39,6 +39,7 @@ type test struct {
 }
 
 var tests = []test{
+	{"cpus", testCPUs},
 	{"goroutines", testGoroutines},
 	{"timers", testTimers},
 	{"sleep-accuracy", testSleepAccuracy},

@@ -15,6 +15,16 @@ import (
 	"unsafe"
 )
 
+// Every CPU the firmware listed is online and the runtime uses them all.
+func testCPUs(env Env) (string, error) {
+	n, procs := runtime.NumCPU(), runtime.GOMAXPROCS(0)
+	s := env.Stats()
+	if n != env.CPUs || procs != n || s.Online != n {
+		return "", fmt.Errorf("NumCPU %d, GOMAXPROCS %d, CPUs online %d/%d", n, procs, s.Online, env.CPUs)
+	}
+	return fmt.Sprintf("%d CPUs online, GOMAXPROCS=%d", n, procs), nil
+}
+
 // 10,000 goroutines in a ring pass a token around 10 times.
 func testGoroutines(Env) (string, error) {
 	const n, rounds = 10000, 10
