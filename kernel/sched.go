@@ -327,3 +327,18 @@ func armTimer(c *CPU, t uint64) {
 	c.armed = d
 	setTimer(d, t)
 }
+
+// unlink takes t out of the wait list through Thread.waitNext that starts
+// at *head; it reports whether t was there.
+//
+//go:nosplit
+func unlink(head *int32, t *Thread) bool {
+	for p := head; *p >= 0; p = &threads[*p].waitNext {
+		if *p == t.idx {
+			*p = t.waitNext
+			t.waitNext = -1
+			return true
+		}
+	}
+	return false
+}

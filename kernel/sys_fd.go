@@ -201,24 +201,10 @@ func epollUnlink(t *Thread) {
 	fdLock.Lock()
 	defer fdLock.Unlock()
 	if i := t.waitKey & 0xFFFFFFFF; i < maxEpolls {
-		ep := &epolls[i]
-		for p := &ep.waiters; *p >= 0; p = &threads[*p].waitNext {
-			if *p == t.idx {
-				*p = t.waitNext
-				t.waitNext = -1
-				return
-			}
-		}
+		unlink(&epolls[i].waiters, t)
 		return
 	}
-	// A console reader.
-	for p := &rxWaiters; *p >= 0; p = &threads[*p].waitNext {
-		if *p == t.idx {
-			*p = t.waitNext
-			t.waitNext = -1
-			return
-		}
-	}
+	unlink(&rxWaiters, t) // a blocked reader of the console
 }
 
 // System calls.

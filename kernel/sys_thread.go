@@ -196,13 +196,7 @@ func futexWake(addr uintptr, n int) int64 {
 func futexUnlink(t *Thread) {
 	b := futexBucketOf(t.waitKey)
 	b.lock.Lock()
-	for p := &b.head; *p >= 0; p = &threads[*p].waitNext {
-		if *p == t.idx {
-			*p = t.waitNext
-			t.waitNext = -1
-			break
-		}
-	}
+	unlink(&b.head, t)
 	b.lock.Unlock()
 }
 
