@@ -153,10 +153,9 @@ func bootstrap(magic, info uint64) uintptr {
 	}
 	c := &cpus[0]
 	c.current = ti
-	c.Frame = uintptr(unsafe.Pointer(&t.Frame))
-	c.Xsave = t.xsave
-	amd64.SetFSBase(t.fsBase)
-	c.fsBase = t.fsBase
+	c.cr3 = mm.KernelRoot()
+	c.fsBase = ^uint64(0)
+	c.load(t)
 
 	// Interrupt controllers: the legacy PICs masked, the I/O APICs on.
 	maskPICs()

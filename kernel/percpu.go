@@ -2,8 +2,10 @@ package kernel
 
 import (
 	"sync/atomic"
+	"unsafe"
 
 	"dunix/arch/amd64"
+	"dunix/kernel/mm"
 	"dunix/kernel/sched/queue"
 	"dunix/kernel/spin"
 )
@@ -26,6 +28,7 @@ type CPU struct {
 	current int32 // index of the running thread
 	idle    int32 // index of this CPU's idle thread
 	fsBase  uint64
+	cr3     uintptr // page-table root loaded
 
 	needResched bool
 	sliceEnd    uint64 // ns: when the running thread's time slice ends
@@ -62,4 +65,31 @@ var (
 //go:nosplit
 func thisCPU() *CPU {
 	return (*CPU)(amd64.Ptr(amd64.ThisCPU()))
+}
+
+// load makes k's active context (its own in kernel mode, its task's in user
+// mode) the one this CPU saves to and resumes from: frame, extended state,
+// FS base, GS base for ring 3, page-table root.
+//
+//go:nosplit
+func (c *CPU) load(k *Thread) {
+	fs, root := k.fsBase, mm.KernelRoot()
+	if k.task >= 0 {
+		t := &tasks[k.task]
+		c.Frame = uintptr(unsafe.Pointer(&t.Frame))
+		c.Xsave = t.xsave
+		fs, root = t.FSBase, t.root
+		amd64.Wrmsr(amd64.MSRKernelGS, t.GSBase) // swapped in on the way to ring 3
+	} else {
+		c.Frame = uintptr(unsafe.Pointer(&k.Frame))
+		c.Xsave = k.xsave
+	}
+	if fs != c.fsBase {
+		amd64.SetFSBase(fs)
+		c.fsBase = fs
+	}
+	if root != c.cr3 {
+		amd64.SetCR3(uint64(root))
+		c.cr3 = root
+	}
 }

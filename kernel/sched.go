@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"unsafe"
-
 	"dunix/arch/amd64"
 	"dunix/arch/amd64/lapic"
 	"dunix/kernel/sched/queue"
@@ -174,12 +172,8 @@ func switchTo(c *CPU, n *Thread, t uint64) {
 	}
 	n.cpu = c.ID
 	c.current = n.idx
-	c.Frame = uintptr(unsafe.Pointer(&n.Frame))
-	c.Xsave = n.xsave
-	if n.fsBase != c.fsBase {
-		amd64.SetFSBase(n.fsBase)
-		c.fsBase = n.fsBase
-	}
+	c.load(n)
+	checkInterrupt(c, n)
 	c.sliceEnd = t + sliceNs
 }
 

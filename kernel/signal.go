@@ -158,8 +158,8 @@ func forceSignal(t *Thread, sig, code int, addr uint64) bool {
 //
 //go:nosplit
 func deliverSignals(t *Thread) {
-	if t.idle || t.sigPending&^t.sigMask == 0 {
-		return
+	if t.idle || t.task >= 0 || t.sigPending&^t.sigMask == 0 {
+		return // (a thread in user mode gets its signals when it is back)
 	}
 	sigLock.Lock()
 	p := t.sigPending &^ t.sigMask

@@ -83,10 +83,9 @@ func apMain() {
 	it := &threads[c.idle]
 	it.onCPU.Store(1)
 	c.current = c.idle
-	c.Frame = uintptr(unsafe.Pointer(&it.Frame))
-	c.Xsave = it.xsave
-	amd64.SetFSBase(it.fsBase)
-	c.fsBase = it.fsBase
+	c.cr3 = mm.KernelRoot()
+	c.fsBase = ^uint64(0)
+	c.load(it)
 	c.idleSince = now()
 	idleMask.Or(1 << id)
 	startTimer(c)

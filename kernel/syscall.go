@@ -36,6 +36,7 @@ const (
 	erange    = int64(unix.ERANGE)
 	enosys    = int64(unix.ENOSYS)
 	etimedout = int64(unix.ETIMEDOUT)
+	ebusy     = int64(unix.EBUSY)
 )
 
 // Private kernel calls, for kernel code running as goroutines.
@@ -46,6 +47,17 @@ const (
 	kcallPoweroff = kcallBase + 2 // (status)
 	kcallCrash    = kcallBase + 3 // (kind): deliberate faults for the tests
 	kcallENOSYS   = kcallBase + 4 // (buf *[512]uint32)
+
+	// User mode (task.go).
+	kcallTaskNew       = kcallBase + 16 // () → task
+	kcallTaskFree      = kcallBase + 17 // (task)
+	kcallTaskRun       = kcallBase + 18 // (task) → event
+	kcallTaskInterrupt = kcallBase + 19 // (task)
+	kcallTaskSetRoot   = kcallBase + 20 // (task, root)
+	kcallRootNew       = kcallBase + 21 // () → root
+	kcallPagesAlloc    = kcallBase + 22 // (buf *[n]uint64, n) → n
+	kcallPagesFree     = kcallBase + 23 // (buf *[n]uint64, n)
+	kcallFlushTLB      = kcallBase + 24 // ()
 )
 
 var (
@@ -194,6 +206,25 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = kCrash(t, a0)
 	case kcallENOSYS:
 		r = kENOSYS(a0)
+	case kcallTaskNew:
+		r = kTaskNew()
+	case kcallTaskFree:
+		r = kTaskFree(a0)
+	case kcallTaskRun:
+		r = kTaskRun(c, t, a0)
+	case kcallTaskInterrupt:
+		r = kTaskInterrupt(a0)
+	case kcallTaskSetRoot:
+		r = kTaskSetRoot(a0, a1)
+	case kcallRootNew:
+		r = kRootNew()
+	case kcallPagesAlloc:
+		r = kPagesAlloc(a0, a1)
+	case kcallPagesFree:
+		r = kPagesFree(a0, a1)
+	case kcallFlushTLB:
+		shootdown()
+		amd64.SetCR3(amd64.CR3())
 
 	default:
 		r = enosysCall(nr, f.RIP)

@@ -47,6 +47,9 @@ type Thread struct {
 	cpu   int32         // where it runs or last ran
 	idx   int32         // index in threads
 	idle  bool
+	// task is the user Task this kernel thread is running in user mode,
+	// -1 in kernel mode (task.go).
+	task int32
 
 	// Blocking: waitToken is gen<<1 | claimed, so that exactly one waker
 	// (a futex wake, a timeout, a signal) ends a given wait.
@@ -125,6 +128,7 @@ func newThread() int32 {
 			t.lastFault = faultRecord{}
 			t.idle = false
 			t.idx = int32(i)
+			t.task = -1
 			t.created = now()
 			return int32(i)
 		}

@@ -54,7 +54,11 @@ var excNames = [32]string{
 func handleTrap() {
 	c := thisCPU()
 	t := &threads[c.current]
-	f := &t.Frame
+	f := (*amd64.Frame)(amd64.Ptr(c.Frame))
+	if t.task >= 0 && userTrap(c, t, f) {
+		schedule(c)
+		return
+	}
 	switch v := f.Vector; {
 	case v == amd64.VectorSyscall:
 		c.syscalls++
@@ -81,6 +85,7 @@ func handleTrap() {
 	default:
 		// Legacy PIC vectors (0x20-0x2F) and strays: nothing to do.
 	}
+	checkInterrupt(c, t)
 	schedule(c)
 }
 

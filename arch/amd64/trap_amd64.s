@@ -42,14 +42,17 @@
 // trap context, take the nested path: registers saved on the IST stack,
 // the handler called, and the interrupted code resumed (if it returns).
 TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
-	GS CMPQ	L_DEPTH, $0
-	JNE	nested
 	CMPQ	0(SP), $2		// NMI
 	JEQ	nested
 	CMPQ	0(SP), $8		// double fault
 	JEQ	nested
 	CMPQ	0(SP), $18		// machine check
 	JEQ	nested
+	TESTB	$3, 24(SP)		// from ring 3 (CS.RPL)? Then GS is the
+	JEQ	2(PC)			// user's: swap in the per-CPU base; a
+	SWAPGS				// user entry is never in trap context
+	GS CMPQ	L_DEPTH, $0
+	JNE	nested
 
 	GS MOVQ	AX, L_SCRATCH
 	GS MOVQ	L_FRAME, AX
@@ -89,15 +92,27 @@ nested:
 	PUSHQ	R13
 	PUSHQ	R14
 	PUSHQ	R15
+	MOVQ	SP, BX			// BX = &Frame
+	// An NMI (or #MC, #DF) can arrive anywhere, also between a SWAPGS and
+	// the IRETQ after it, so GS is not trusted: the GS base MSR tells
+	// (per-CPU blocks live in the upper half, user bases in the lower).
+	MOVL	$0xC0000101, CX		// GS_BASE
+	RDMSR
+	XORL	R12, R12		// R12 = 1 when we swapped
+	TESTL	$0x80000000, DX
+	JNE	ngsok
+	SWAPGS
+	MOVL	$1, R12
+ngsok:
 	GS INCQ	L_NESTED
 	// The handler is Go code, which uses the vector registers: save the
 	// interrupted extended state on this stack too (an NMI can arrive in
 	// the middle of anything, including a thread's vector code).
-	MOVQ	SP, BX			// BX = &Frame
-	SUBQ	$(4096+64), SP		// the argument, the saved SP, the XSAVE area
+	SUBQ	$(4096+64), SP		// argument, saved SP, swap flag, XSAVE area
 	ANDQ	$~63, SP
 	MOVQ	BX, 0(SP)
 	MOVQ	BX, 8(SP)
+	MOVQ	R12, 16(SP)
 	LEAQ	64(SP), DI
 	XORL	AX, AX			// XSAVE leaves the header's last 56 bytes alone:
 	MOVQ	AX, 520(DI)		// XRSTOR wants them zero
@@ -129,8 +144,12 @@ nsaved:
 nfxrstor:
 	FXRSTOR64	(DI)
 nrestored:
-	MOVQ	8(SP), SP
 	GS DECQ	L_NESTED
+	MOVQ	16(SP), R12
+	MOVQ	8(SP), SP
+	TESTQ	R12, R12
+	JEQ	2(PC)
+	SWAPGS				// give the user's GS back
 	POPQ	R15
 	POPQ	R14
 	POPQ	R13
@@ -153,6 +172,18 @@ nrestored:
 // SYSCALL left the return address in CX and RFLAGS in R11, cleared IF
 // (SFMASK), and did not switch stacks.
 TEXT ·SyscallEntry(SB),NOSPLIT|NOFRAME,$0
+	BTQ	$63, CX			// the return address: kernel code lives in
+	JCS	kernelcall		// the upper half
+	SWAPGS				// from ring 3: the per-CPU GS base
+	GS MOVQ	AX, L_SCRATCH
+	GS MOVQ	L_FRAME, AX
+	SAVEGPRS
+	GS MOVQ	L_SCRATCH, BX
+	MOVQ	BX, 112(AX)		// RAX: the system call number
+	MOVQ	$0x23, 144(AX)		// CS: user code
+	MOVQ	$0x1B, 168(AX)		// SS: user data
+	JMP	syscallframe
+kernelcall:
 	GS CMPQ	L_DEPTH, $0		// a system call from trap context is a bug:
 	JEQ	2(PC)			// make it a #UD there, reported as nested
 	UD2
@@ -161,13 +192,14 @@ TEXT ·SyscallEntry(SB),NOSPLIT|NOFRAME,$0
 	SAVEGPRS
 	GS MOVQ	L_SCRATCH, BX
 	MOVQ	BX, 112(AX)		// RAX: the system call number
+	MOVQ	$0x08, 144(AX)		// CS
+	MOVQ	$0x10, 168(AX)		// SS
+syscallframe:
 	MOVQ	$0x100, 120(AX)		// VectorSyscall
 	MOVQ	$0, 128(AX)
 	MOVQ	CX, 136(AX)		// RIP
-	MOVQ	$0x08, 144(AX)		// CS
 	MOVQ	R11, 152(AX)		// RFLAGS
 	MOVQ	SP, 160(AX)		// RSP
-	MOVQ	$0x10, 168(AX)		// SS
 	JMP	·enterKernel(SB)
 
 // enterKernel switches to the trap stack, marks trap context, saves the
@@ -223,6 +255,9 @@ restored:
 	POPQ	BX
 	POPQ	AX
 	ADDQ	$16, SP
+	TESTB	$3, 8(SP)		// back to ring 3: the user's GS base
+	JEQ	2(PC)
+	SWAPGS
 	IRETQ
 
 // Resume leaves trap context for the current thread of this CPU; an

@@ -19,6 +19,9 @@ const (
 var (
 	// kernelRoot is the physical address of the kernel's PML4.
 	kernelRoot uintptr
+	// kernelGen counts the top-level entries added to kernelRoot: user
+	// page tables copy the kernel half and refresh it when this changes.
+	kernelGen uint64
 	// nxOK tells whether EFER.NXE is on (the NX bit is reserved otherwise).
 	nxOK bool
 )
@@ -51,6 +54,9 @@ func walk(root, va uintptr, create bool) *uint64 {
 				return nil
 			}
 			*e = uint64(p) | PTEPresent | PTEWrite
+			if shift == 39 {
+				kernelGen++
+			}
 		} else if *e&PTEHuge != 0 {
 			return nil
 		}
@@ -159,3 +165,9 @@ func UnmapKernelPage(va uintptr) {
 		amd64.Invlpg(va)
 	}
 }
+
+// KernelGen tells how many top-level entries the kernel's tables have
+// gained since boot (see kernelGen).
+//
+//go:nosplit
+func KernelGen() uint64 { return kernelGen }

@@ -21,6 +21,7 @@ var (
 	goContext = map[string]bool{
 		"kernel/main.go":  true, // the kernel's main goroutine
 		"kernel/crash.go": true, // deliberate crashes, called from main
+		"kernel/user.go":  true, // the process layer's API to user mode
 	}
 )
 
