@@ -1,0 +1,5 @@
+package vm
+
+import "unsafe"
+
+func unsafePagePtr(p *[PageSize]byte) unsafe.Pointer { return unsafe.Pointer(p) }
