@@ -14,6 +14,10 @@ import (
 	"dunix/kernel/selftest"
 )
 
+// UserInit starts user space (the main package sets it): it returns
+// false when there is nothing to run (no root file system given).
+var UserInit func(flags cmdline.Flags) bool
+
 // Main is the kernel's main function, run by the runtime's main goroutine
 // once the Go runtime is up on the boot CPU.
 func Main() {
@@ -47,6 +51,9 @@ func Main() {
 	case flags.Bool("dunix.oneshot"):
 		report(os.Stdout)
 		PowerOff(0)
+	}
+	if UserInit != nil && UserInit(flags) {
+		select {} // user space powers the node off when its first process ends
 	}
 	report(os.Stdout)
 	monitor()

@@ -69,24 +69,28 @@ func thisCPU() *CPU {
 
 // load makes k's active context (its own in kernel mode, its task's in user
 // mode) the one this CPU saves to and resumes from: frame, extended state,
-// FS base, GS base for ring 3, page-table root.
+// FS base (k's own while in the kernel: Go code finds g at FS:-8; the
+// task's is loaded by the exit path on the way to ring 3), GS base for
+// ring 3, page-table root.
 //
 //go:nosplit
 func (c *CPU) load(k *Thread) {
-	fs, root := k.fsBase, mm.KernelRoot()
+	root := mm.KernelRoot()
 	if k.task >= 0 {
 		t := &tasks[k.task]
 		c.Frame = uintptr(unsafe.Pointer(&t.Frame))
 		c.Xsave = t.xsave
-		fs, root = t.FSBase, t.root
+		c.UserFS = t.FSBase
+		root = t.root
 		amd64.Wrmsr(amd64.MSRKernelGS, t.GSBase) // swapped in on the way to ring 3
 	} else {
 		c.Frame = uintptr(unsafe.Pointer(&k.Frame))
 		c.Xsave = k.xsave
 	}
-	if fs != c.fsBase {
-		amd64.SetFSBase(fs)
-		c.fsBase = fs
+	c.KernelFS = k.fsBase
+	if k.fsBase != c.fsBase {
+		amd64.SetFSBase(k.fsBase)
+		c.fsBase = k.fsBase
 	}
 	if root != c.cr3 {
 		amd64.SetCR3(uint64(root))

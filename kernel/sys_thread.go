@@ -279,7 +279,7 @@ func sysArchPrctl(c *CPU, t *Thread, code, addr uint64) int64 {
 		}
 		t.fsBase = addr
 		amd64.SetFSBase(addr)
-		c.fsBase = addr
+		c.fsBase, c.KernelFS = addr, addr
 		return 0
 	case archGetFS:
 		if !mm.Access(uintptr(addr), 8, true) {

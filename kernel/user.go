@@ -124,3 +124,27 @@ func Page(p uintptr) *[mm.PageSize]byte {
 func Table(p uintptr) *[512]uint64 {
 	return (*[512]uint64)(amd64.Ptr(mm.P2V(p)))
 }
+
+// HWCap returns the AT_HWCAP value for user programs (CPUID.1:EDX).
+func HWCap() uint64 { return hwcap }
+
+// SyscallName returns the name of Linux x86-64 system call nr, or "".
+func SyscallName(nr uint64) string {
+	if nr < uint64(len(sysNames)) {
+		return sysNames[nr]
+	}
+	return ""
+}
+
+// Initrd returns the first module the boot loader loaded (the root file
+// system archive), or nil.
+func Initrd() []byte {
+	if bootInfo.NModules == 0 {
+		return nil
+	}
+	m := bootInfo.Modules[0]
+	if m.End <= m.Start || m.End > ramEnd {
+		return nil
+	}
+	return unsafe.Slice((*byte)(amd64.Ptr(mm.P2V(uintptr(m.Start)))), m.End-m.Start)
+}

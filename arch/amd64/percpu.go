@@ -12,6 +12,8 @@ type Local struct {
 	XsaveMask   uint64  // GS:40, components saved (0: use FXSAVE)
 	Depth       uint64  // GS:48, 0 in thread context, >0 in trap context
 	Nested      uint64  // GS:56, count of exceptions taken in trap context
+	KernelFS    uint64  // GS:64, FS base kernel code runs with (Go finds g at FS:-8)
+	UserFS      uint64  // GS:72, FS base to load on the way to ring 3
 }
 
 // Offsets into Local used by the assembly (checked by a test).
@@ -24,6 +26,8 @@ const (
 	LocalXsaveMask   = 40
 	LocalDepth       = 48
 	LocalNested      = 56
+	LocalKernelFS    = 64
+	LocalUserFS      = 72
 )
 
 // ThisCPU returns the address of the running CPU's per-CPU block.

@@ -9,6 +9,17 @@
 #define L_XMASK		40
 #define L_DEPTH		48
 #define L_NESTED	56
+#define L_KFS		64
+#define L_UFS		72
+
+// KERNELFS loads this CPU's kernel FS base (GS must be the per-CPU one):
+// Go code reads g at FS:-8, and in ring 3 FS is the user's.
+#define KERNELFS \
+	GS MOVQ	L_KFS, AX; \
+	MOVQ	AX, DX; \
+	SHRQ	$32, DX; \
+	MOVL	$0xC0000100, CX; \
+	WRMSR
 
 // GS-relative memory operand: segment prefix 0x65 before an instruction
 // whose operand is an absolute address.
@@ -49,10 +60,13 @@ TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
 	CMPQ	0(SP), $18		// machine check
 	JEQ	nested
 	TESTB	$3, 24(SP)		// from ring 3 (CS.RPL)? Then GS is the
-	JEQ	2(PC)			// user's: swap in the per-CPU base; a
-	SWAPGS				// user entry is never in trap context
+	JEQ	fromkernel		// user's: swap in the per-CPU base (a
+	SWAPGS				// user entry is never in trap context)
+	JMP	threadpath
+fromkernel:
 	GS CMPQ	L_DEPTH, $0
 	JNE	nested
+threadpath:
 
 	GS MOVQ	AX, L_SCRATCH
 	GS MOVQ	L_FRAME, AX
@@ -73,6 +87,11 @@ TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	BX, 160(AX)
 	POPQ	BX
 	MOVQ	BX, 168(AX)
+	TESTB	$3, 144(AX)		// from ring 3: kernel FS for Go code
+	JNE	userentry
+	JMP	·enterKernel(SB)
+userentry:
+	KERNELFS
 	JMP	·enterKernel(SB)
 
 nested:
@@ -104,15 +123,27 @@ nested:
 	SWAPGS
 	MOVL	$1, R12
 ngsok:
+	// FS too: in ring 3, or just before the IRETQ to it, FS is the
+	// user's; the handler needs the kernel's (R13 keeps the old one).
+	MOVL	$0xC0000100, CX		// FS_BASE
+	RDMSR
+	MOVL	AX, R13
+	SHLQ	$32, DX
+	ORQ	DX, R13
+	BTQ	$63, R13
+	JCS	nfsok
+	KERNELFS
+nfsok:
 	GS INCQ	L_NESTED
 	// The handler is Go code, which uses the vector registers: save the
 	// interrupted extended state on this stack too (an NMI can arrive in
 	// the middle of anything, including a thread's vector code).
-	SUBQ	$(4096+64), SP		// argument, saved SP, swap flag, XSAVE area
+	SUBQ	$(4096+64), SP		// argument, saved SP, swap flag, old FS, XSAVE area
 	ANDQ	$~63, SP
 	MOVQ	BX, 0(SP)
 	MOVQ	BX, 8(SP)
 	MOVQ	R12, 16(SP)
+	MOVQ	R13, 24(SP)
 	LEAQ	64(SP), DI
 	XORL	AX, AX			// XSAVE leaves the header's last 56 bytes alone:
 	MOVQ	AX, 520(DI)		// XRSTOR wants them zero
@@ -145,6 +176,11 @@ nfxrstor:
 	FXRSTOR64	(DI)
 nrestored:
 	GS DECQ	L_NESTED
+	MOVQ	24(SP), AX		// the interrupted FS base
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xC0000100, CX
+	WRMSR
 	MOVQ	16(SP), R12
 	MOVQ	8(SP), SP
 	TESTQ	R12, R12
@@ -182,7 +218,13 @@ TEXT ·SyscallEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	BX, 112(AX)		// RAX: the system call number
 	MOVQ	$0x23, 144(AX)		// CS: user code
 	MOVQ	$0x1B, 168(AX)		// SS: user data
-	JMP	syscallframe
+	MOVQ	$0x100, 120(AX)		// VectorSyscall
+	MOVQ	$0, 128(AX)
+	MOVQ	CX, 136(AX)		// RIP
+	MOVQ	R11, 152(AX)		// RFLAGS
+	MOVQ	SP, 160(AX)		// RSP
+	KERNELFS
+	JMP	·enterKernel(SB)
 kernelcall:
 	GS CMPQ	L_DEPTH, $0		// a system call from trap context is a bug:
 	JEQ	2(PC)			// make it a #UD there, reported as nested
@@ -237,6 +279,15 @@ TEXT ·exitKernel(SB),NOSPLIT|NOFRAME,$0
 fxrstor:
 	FXRSTOR64	(DI)
 restored:
+	GS MOVQ	L_FRAME, BX
+	TESTB	$3, 144(BX)		// to ring 3: the user's FS base (no Go
+	JEQ	kexit			// code runs from here to the IRETQ)
+	GS MOVQ	L_UFS, AX
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xC0000100, CX
+	WRMSR
+kexit:
 	GS MOVQ	L_FRAME, SP
 	GS MOVQ	$0, L_DEPTH
 	POPQ	R15

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -74,6 +75,7 @@ type Space struct {
 	pool *Pool
 	m    Machine
 
+	users    atomic.Int32 // processes sharing the space (CLONE_VM)
 	mu       sync.Mutex
 	root     uintptr
 	vmas     []*VMA // sorted, not overlapping
@@ -89,7 +91,9 @@ func New(pool *Pool) (*Space, error) {
 		return nil, syscall.ENOMEM
 	}
 	pool.adopt()
-	return &Space{pool: pool, m: pool.M, root: root}, nil
+	s := &Space{pool: pool, m: pool.M, root: root}
+	s.users.Store(1)
+	return s, nil
 }
 
 // Root is the physical address of the top-level page table.
@@ -727,8 +731,17 @@ func (s *Space) Remap(old, oldLen, newLen uint64, mayMove bool) (uint64, error) 
 	return dst, nil
 }
 
-// Release frees every page and page table; the space is unusable after.
+// Share adds a user of the space (a CLONE_VM child) and returns it.
+func (s *Space) Share() *Space {
+	s.users.Add(1)
+	return s
+}
+
+// Release drops a user; the last one frees every page and page table.
 func (s *Space) Release() {
+	if s.users.Add(-1) > 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.release()

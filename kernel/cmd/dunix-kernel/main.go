@@ -6,8 +6,10 @@ package main
 import (
 	_ "dunix/boot"
 	"dunix/kernel"
+	"dunix/userland"
 )
 
 func main() {
+	kernel.UserInit = userland.Start
 	kernel.Main()
 }

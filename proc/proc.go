@@ -1,0 +1,196 @@
+// Package proc runs user programs: processes and their threads, the Linux
+// system-call ABI (one file per family, a table from number to handler, as
+// gVisor's sentry does), signals, and the glue to the file system.
+//
+// Each user thread has a goroutine (its "task goroutine") that runs the
+// thread in ring 3 through kernel.UserTask.Run and handles what comes back:
+// a system call, a fault, an interruption. All that a process is — its
+// registers, address space, descriptors, working directory, credentials,
+// signal state, children — lives in the structures of this package, so
+// that it can be inspected, saved or moved; a goroutine's stack holds only
+// a system call in progress, which can always be interrupted and
+// restarted.
+//
+// The package runs in Go context (docs/conventions.md).
+package proc
+
+import (
+	"sync"
+	"time"
+	"sync/atomic"
+	"syscall"
+
+	"dunix/proc/vm"
+)
+
+// Node is the process layer of one node: the process table and what all
+// processes share.
+type Node struct {
+	Pool *vm.Pool
+	// FS is the node's file system.
+	FS FileSystem
+	// Console is the node's terminal, /dev/console.
+	Console *Console
+	// ReportENOSYS prints each process's first call of each unimplemented
+	// system call.
+	ReportENOSYS bool
+	// InitExited is called with the wait status of process 1.
+	InitExited func(status int32)
+
+	mu       sync.Mutex
+	procs    map[int32]*Process
+	threads  map[int32]*Thread
+	nextPID  int32
+	init     *Process
+	nprocs   atomic.Int32
+	maxProcs int32
+	enosys   [512]atomic.Uint32
+	boot     int64 // ns, wall clock at boot (for /proc/uptime, stat)
+}
+
+// Process is a user process: a thread group sharing an address space.
+type Process struct {
+	node *Node
+	PID  int32
+
+	mu       sync.Mutex
+	ppid     int32
+	pgid     int32
+	sid      int32
+	cred     Cred
+	mm       *vm.Space
+	fds      *FDTable
+	cwd      string
+	umask    uint32
+	sig      *sigHand // shared by CLONE_SIGHAND threads
+	pending  sigSet   // process-directed signals
+	threads  []*Thread
+	children []*Process
+	exited   bool
+	zombie   bool
+	status   int32 // wait status (exit code << 8, or signal)
+	exitSig  int   // signal to the parent at exit (SIGCHLD)
+	rlimits  [16]rlimit
+	exe      string
+	args     []string
+	start    int64 // ns since boot
+	stopped  bool
+
+	// childEvents is closed and replaced whenever a child changes state
+	// (wait4 blocks on it).
+	childEvents chan struct{}
+	// vforkDone is closed when a vfork child execs or exits.
+	vforkDone chan struct{}
+	// exiting is set by exit_group or a fatal signal.
+	exiting atomic.Bool
+	exitOnce sync.Once
+	// ENOSYS calls of this process, by number.
+	enosys map[int]int
+	utime, stime int64
+	itReal       itimer
+}
+
+// Cred are a process's credentials.
+type Cred struct {
+	UID, EUID, SUID, FSUID uint32
+	GID, EGID, SGID, FSGID uint32
+	Groups                 []uint32
+}
+
+// NewNode prepares the process layer.
+func NewNode(pool *vm.Pool, fsys FileSystem, console *Console) *Node {
+	return &Node{Pool: pool, FS: fsys, Console: console, procs: map[int32]*Process{}, threads: map[int32]*Thread{},
+		nextPID: 1, maxProcs: 4000}
+}
+
+// now is the time since boot, in ns.
+func (n *Node) now() int64 { return int64(time.Since(monoStart)) }
+
+func (n *Node) initExited(status int32) {
+	if n.InitExited != nil {
+		n.InitExited(status)
+	}
+}
+
+// allocPID returns an unused ID for a process or thread (PIDs and TIDs
+// share one space, as on Linux). They fit in 31 bits and are reused only
+// after the ID space wraps (issue: cluster-wide IDs come with the fabric).
+func (n *Node) allocPID() int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for {
+		id := n.nextPID
+		n.nextPID++
+		if n.nextPID >= 1<<22 {
+			n.nextPID = 300
+		}
+		if n.procs[id] == nil && n.threads[id] == nil {
+			return id
+		}
+	}
+}
+
+// Process returns the process with pid, or nil.
+func (n *Node) Process(pid int32) *Process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.procs[pid]
+	if p != nil && p.zombie {
+		return p
+	}
+	return p
+}
+
+// Processes returns all processes, for /proc and ps.
+func (n *Node) Processes() []*Process {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]*Process, 0, len(n.procs))
+	for _, p := range n.procs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// ENOSYS returns the counts of unimplemented calls made on this node.
+func (n *Node) ENOSYS() map[int]uint32 {
+	m := map[int]uint32{}
+	for i := range n.enosys {
+		if c := n.enosys[i].Load(); c != 0 {
+			m[i] = c
+		}
+	}
+	return m
+}
+
+// Thread is a user thread.
+type Thread struct {
+	TID  int32
+	p    *Process
+	task taskContext
+
+	mu        sync.Mutex
+	sigMask   sigSet
+	pending   sigSet
+	info      [nsig + 1]sigInfo // siginfo of pending synchronous signals
+	altSP     uint64
+	altSize   uint64
+	altFlags  uint32
+	clearTID  uint64 // set_tid_address / CLONE_CHILD_CLEARTID
+	robust    uint64
+	savedMask *sigSet // rt_sigsuspend / ppoll / pselect restore this at signal delivery
+
+	// wake is signalled when a signal arrives or the process exits, to
+	// end a blocking system call.
+	wake chan struct{}
+	// exitCode of the thread (exit(2)).
+	exitCode int32
+	dead     bool
+	// restartNr is the system call to run again if a signal interrupts it
+	// (-1: none); trapno the vector of the last fault (for sigcontext).
+	restartNr int64
+	trapno    uint64
+}
+
+// Errors.
+var errNoProc = syscall.ESRCH
