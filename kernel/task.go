@@ -315,4 +315,3 @@ func kPagesFree(buf, n uint64) int64 {
 	}
 	return 0
 }
-

@@ -45,7 +45,7 @@ func (f consoleFile) Read(b []byte) (int, error) {
 }
 
 func (f consoleFile) Write(b []byte) (int, error) { return f.c.Out.Write(b) }
-func (f consoleFile) Close() error               { return nil }
+func (f consoleFile) Close() error                { return nil }
 
 func (f consoleFile) Ready(write bool) <-chan struct{} {
 	f.c.mu.Lock()

@@ -16,9 +16,9 @@ package proc
 
 import (
 	"sync"
-	"time"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"dunix/proc/vm"
 )
@@ -82,10 +82,10 @@ type Process struct {
 	// vforkDone is closed when a vfork child execs or exits.
 	vforkDone chan struct{}
 	// exiting is set by exit_group or a fatal signal.
-	exiting atomic.Bool
+	exiting  atomic.Bool
 	exitOnce sync.Once
 	// ENOSYS calls of this process, by number.
-	enosys map[int]int
+	enosys       map[int]int
 	utime, stime int64
 	itReal       itimer
 }

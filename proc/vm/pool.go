@@ -12,8 +12,8 @@ type Pool struct {
 	M Machine
 
 	mu    sync.Mutex
-	zero  []uintptr // pages known to be zero (fresh from the Machine)
-	dirty []uintptr // pages given back, to be cleared before reuse
+	zero  []uintptr         // pages known to be zero (fresh from the Machine)
+	dirty []uintptr         // pages given back, to be cleared before reuse
 	refs  map[uintptr]int32 // pages with more than one owner: owners-1
 	inUse int64
 }
