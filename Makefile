@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin
 KERNEL   := $(BIN)/dunix-kernel-amd64
 DUNIX    := $(BIN)/dunix
-SOURCES  := $(shell find arch boot drivers kernel tools qemu fs -name '*.go' -o -name '*.s' 2>/dev/null) go.mod go.sum
+SOURCES  := $(shell find arch boot drivers kernel tools qemu fs proc userland net -name '*.go' -o -name '*.s' 2>/dev/null) go.mod go.sum
 APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools
 
 # Packages that are plain Go and tested on the host with the race detector.

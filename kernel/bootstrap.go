@@ -68,13 +68,16 @@ func bootFail(msg string) {
 func bootstrap(magic, info uint64) uintptr {
 	bootTSC = amd64.Rdtsc()
 	klog.Init()
-	klog.WriteString("dunix: booting\n")
-
 	detectFeatures()
 	setupCPU()
 	initXsaveTemplate()
 
-	if err := boot.Parse(uint32(magic), info, physMem, &bootInfo); err != nil {
+	err := boot.Parse(uint32(magic), info, physMem, &bootInfo)
+	quiet = hasWord(bootInfo.CmdlineString(), "dunix.quiet=1")
+	if !quiet {
+		klog.WriteString("dunix: booting\n")
+	}
+	if err != nil {
 		bootFail(err.Error())
 	}
 	imagePhys[0] = uint64(mm.V2P(uintptr(unsafe.Pointer(&bootInfo)))) &^ (1<<21 - 1)
@@ -192,6 +195,23 @@ func bootstrap(magic, info uint64) uintptr {
 	return sp
 }
 
+// quiet is set by dunix.quiet=1: the kernel keeps its own messages off
+// the console (dunix run shows the program's output only).
+var quiet bool
+
+// hasWord tells whether the command line has the word w.
+//
+//go:noinline
+//go:nosplit
+func hasWord(cl []byte, w string) bool {
+	for i := 0; i+len(w) <= len(cl); i++ {
+		if (i == 0 || cl[i-1] == ' ') && (i+len(w) == len(cl) || cl[i+len(w)] == ' ') && string(cl[i:i+len(w)]) == w {
+			return true
+		}
+	}
+	return false
+}
+
 // ramAt tells whether [base, base+size) overlaps RAM.
 //
 //go:nosplit
@@ -243,8 +263,11 @@ func initCPU(c *CPU, id int32) bool {
 		return false
 	}
 	it.idle = true
-	it.Frame = amd64.Frame{RIP: uint64(amd64.IdleLoopAddr()), CS: amd64.KernelCode, SS: amd64.KernelData,
-		RSP: uint64(itop), RFLAGS: amd64.FlagIF | 2}
+	clear((*[amd64.FrameSize]byte)(unsafe.Pointer(&it.Frame))[:])
+	it.Frame.RIP = uint64(amd64.IdleLoopAddr())
+	it.Frame.CS, it.Frame.SS = amd64.KernelCode, amd64.KernelData
+	it.Frame.RSP = uint64(itop)
+	it.Frame.RFLAGS = amd64.FlagIF | 2
 	it.fsBase = uint64(uintptr(unsafe.Pointer(&idleTLS[id])) + 8)
 	initXsave(it.xsave)
 	c.idle = ii

@@ -22,12 +22,16 @@ var UserInit func(flags cmdline.Flags) bool
 // once the Go runtime is up on the boot CPU.
 func Main() {
 	flags := cmdline.Parse(os.Args[1:])
-	fmt.Printf("dunix: Go %s runtime up, GOMAXPROCS=%d\n", runtime.Version(), runtime.GOMAXPROCS(0))
+	if !quiet {
+		fmt.Printf("dunix: Go %s runtime up, GOMAXPROCS=%d\n", runtime.Version(), runtime.GOMAXPROCS(0))
+	}
 	startCPUs()
 	s := ReadStats()
 	bootMs := float64(s.NowTSC-s.BootTSC) / float64(s.TSCHz) * 1e3
-	fmt.Printf("dunix: ready: %d/%d cpus online, %d MiB RAM (%d MiB free), kernel up in %.1f ms\n",
-		s.Online, s.NCPU, s.MemTotal>>20, s.MemFree>>20, bootMs)
+	if !quiet {
+		fmt.Printf("dunix: ready: %d/%d cpus online, %d MiB RAM (%d MiB free), kernel up in %.1f ms\n",
+			s.Online, s.NCPU, s.MemTotal>>20, s.MemFree>>20, bootMs)
+	}
 
 	switch {
 	case flags.Bool("dunix.probe"):

@@ -7,6 +7,7 @@ import (
 
 	"dunix/arch/amd64"
 	"dunix/kernel/klog"
+	"dunix/kernel/mm"
 )
 
 // The runtime host's system-call table: the Linux calls the Go runtime and
@@ -58,6 +59,7 @@ const (
 	kcallPagesAlloc    = kcallBase + 22 // (buf *[n]uint64, n) → n
 	kcallPagesFree     = kcallBase + 23 // (buf *[n]uint64, n)
 	kcallFlushTLB      = kcallBase + 24 // ()
+	kcallConsoleWrite  = kcallBase + 25 // (buf, n): raw bytes to the console
 )
 
 var (
@@ -222,6 +224,13 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = kPagesAlloc(a0, a1)
 	case kcallPagesFree:
 		r = kPagesFree(a0, a1)
+	case kcallConsoleWrite:
+		if !mm.Access(uintptr(a0), uintptr(a1), false) {
+			r = -efault
+		} else {
+			klog.WriteRaw(bytesAt(a0, a1))
+			r = int64(a1)
+		}
 	case kcallFlushTLB:
 		shootdown()
 		amd64.SetCR3(amd64.CR3())

@@ -148,3 +148,24 @@ func Initrd() []byte {
 	}
 	return unsafe.Slice((*byte)(amd64.Ptr(mm.P2V(uintptr(m.Start)))), m.End-m.Start)
 }
+
+// ConsoleWrite writes b to the console as it is (no newline translation).
+func ConsoleWrite(b []byte) (int, error) {
+	for len(b) > 0 {
+		n := min(len(b), 4096)
+		if _, e := kcall(kcallConsoleWrite, uintptr(unsafe.Pointer(&b[0])), uintptr(n)); e != 0 {
+			return 0, e
+		}
+		b = b[n:]
+	}
+	return len(b), nil
+}
+
+// ConsoleWriter writes to the console without newline translation.
+type ConsoleWriter struct{}
+
+func (ConsoleWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	_, err := ConsoleWrite(b)
+	return n, err
+}

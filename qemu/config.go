@@ -69,6 +69,9 @@ type Config struct {
 	QEMU string
 	// Kernel is the kernel ELF file booted with -kernel (PVH entry).
 	Kernel string
+	// Initrd, when set, is loaded beside the kernel (-initrd): the root
+	// file system archive.
+	Initrd string
 	// CDROM, when set instead of Kernel, is a bootable ISO image the
 	// firmware boots (a GRUB image loading the kernel by multiboot2);
 	// Cmdline is then unused (the image's boot loader has its own).
@@ -173,6 +176,9 @@ func Args(cfg Config) []string {
 		args = append(args, "-cdrom", cfg.CDROM, "-boot", "d")
 	} else {
 		args = append(args, "-kernel", cfg.Kernel, "-append", cfg.Cmdline)
+		if cfg.Initrd != "" {
+			args = append(args, "-initrd", cfg.Initrd)
+		}
 	}
 	return append(args, cfg.Extra...)
 }

@@ -58,7 +58,10 @@ func Start(flags cmdline.Flags) bool {
 		}
 	}()
 	node := proc.NewNode(vm.NewPool(proc.Machine{}), root, console)
-	node.ReportENOSYS = true
+	// Each program's first call of an unimplemented system call is
+	// reported, unless the node runs quietly (dunix run); dunix.enosys=1
+	// asks for the reports anyway.
+	node.ReportENOSYS = !flags.Bool("dunix.quiet") || flags.Bool("dunix.enosys")
 	node.InitExited = func(status int32) {
 		code := int(status>>8) & 0xFF
 		if sig := status & 0x7F; sig != 0 {

@@ -178,3 +178,15 @@ func Break() {
 	owner.Store(0)
 	depth = 0
 }
+
+// WriteRaw writes b as it is, without turning "\n" into "\r\n" (the
+// user console's line discipline has done that already).
+//
+//go:nosplit
+func WriteRaw(b []byte) {
+	lock()
+	for _, c := range b {
+		console.PutByte(c)
+	}
+	unlock()
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,6 +129,10 @@ type nodeRun struct {
 	// when it is a terminal) and Ctrl-A x quits.
 	interactive bool
 	onLine      func(at time.Duration, line string)
+	// out, when set, receives the console output instead of standard
+	// output; quiet keeps the accelerator choice off standard error.
+	out   io.Writer
+	quiet bool
 }
 
 // boot chooses the accelerator, boots the node and waits for it. On
@@ -141,7 +146,9 @@ func (r *nodeRun) boot(ctx context.Context, e *env) (res qemu.Result, code int, 
 	if err != nil {
 		return res, failed(e, stopped(err)), false
 	}
-	fmt.Fprintf(e.stderr, "dunix: %s\n", why)
+	if !r.quiet || r.flags.verbose {
+		fmt.Fprintf(e.stderr, "dunix: %s\n", why)
+	}
 	cfg := r.cfg
 	cfg.Accel = accel
 	if r.flags.verbose {
@@ -153,7 +160,11 @@ func (r *nodeRun) boot(ctx context.Context, e *env) (res qemu.Result, code int, 
 		ctx, cancel = context.WithTimeoutCause(ctx, r.flags.timeout, timeoutError{r.flags.timeout})
 		defer cancel()
 	}
-	opts := qemu.Options{Stdout: e.stdout, Stderr: e.stderr, OnLine: r.onLine}
+	out := r.out
+	if out == nil {
+		out = e.stdout
+	}
+	opts := qemu.Options{Stdout: out, Stderr: e.stderr, OnLine: r.onLine}
 	if r.interactive {
 		opts.Stdin, opts.Escape = e.stdin, qemu.EscapeCtrlA
 		if f, isFile := e.stdin.(*os.File); isFile && term.IsTerminal(int(f.Fd())) {
@@ -162,7 +173,9 @@ func (r *nodeRun) boot(ctx context.Context, e *env) (res qemu.Result, code int, 
 				return res, failed(e, fmt.Errorf("terminal: %v", err)), false
 			}
 			defer restore()
-			fmt.Fprintf(e.stderr, "dunix: console on this terminal; Ctrl-A x quits, Ctrl-A h for help\n")
+			if !r.quiet {
+				fmt.Fprintf(e.stderr, "dunix: console on this terminal; Ctrl-A x quits, Ctrl-A h for help\n")
+			}
 		}
 	}
 	m, err := qemu.Start(ctx, cfg, opts)

@@ -1,0 +1,186 @@
+package memfs
+
+import (
+	"math"
+
+	"dunix/fs/vfs"
+
+	"golang.org/x/sys/unix"
+)
+
+// file is a regular file. Its data is a sparse set of pages: a page never
+// written reads as zeros and costs nothing. n.mu guards the fields.
+type file struct {
+	node
+	size  int64
+	pages map[int64]*page
+	opens int  // open file descriptions
+	freed bool // unlinked and closed: pages released
+}
+
+// Stat implements vfs.Inode.
+func (f *file) Stat() (vfs.Stat, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	st := f.st
+	st.Size = f.size
+	st.Blocks = int64(len(f.pages)) * (pageSize / 512)
+	return st, nil
+}
+
+// SetAttr implements vfs.Inode, including truncation.
+func (f *file) SetAttr(a *vfs.SetAttr) error {
+	if a.Mask&vfs.SetSize != 0 && a.Size < 0 {
+		return unix.EINVAL
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a.Mask&vfs.SetSize != 0 {
+		f.truncate(a.Size)
+	}
+	f.setAttrLocked(a)
+	return nil
+}
+
+// truncate sets the size, releasing pages past it and zeroing the tail of
+// the last one (f.mu held).
+func (f *file) truncate(size int64) {
+	if size < f.size {
+		first := (size + pageMask) >> pageShift
+		for i := range f.pages {
+			if i >= first {
+				delete(f.pages, i)
+				f.fs.pages.Add(-1)
+			}
+		}
+		if off := size & pageMask; off != 0 {
+			if p := f.pages[size>>pageShift]; p != nil {
+				clear(p[off:])
+			}
+		}
+	}
+	f.size = size
+}
+
+// Open implements vfs.Opener.
+func (f *file) Open(ctx *vfs.Ctx, flags int) (vfs.FileOps, error) {
+	f.mu.Lock()
+	f.opens++
+	f.mu.Unlock()
+	return &fileOps{f: f}, nil
+}
+
+// dropped is called when the last link is removed.
+func (f *file) dropped() {
+	f.mu.Lock()
+	f.maybeFree()
+	f.mu.Unlock()
+}
+
+// maybeFree releases the data and the inode of a file neither linked nor
+// open (f.mu held).
+func (f *file) maybeFree() {
+	if f.freed || f.st.Nlink != 0 || f.opens != 0 {
+		return
+	}
+	f.freed = true
+	f.fs.pages.Add(-int64(len(f.pages)))
+	f.pages = nil
+	f.fs.inodes.Add(-1)
+}
+
+// readAt copies data at off into dst (f.mu held for reading).
+func (f *file) readAt(dst []byte, off int64) int {
+	if off >= f.size {
+		return 0
+	}
+	if rem := f.size - off; int64(len(dst)) > rem {
+		dst = dst[:rem]
+	}
+	n := 0
+	for n < len(dst) {
+		pos := off + int64(n)
+		po := int(pos & pageMask)
+		c := min(len(dst)-n, pageSize-po)
+		if p := f.pages[pos>>pageShift]; p != nil {
+			copy(dst[n:n+c], p[po:])
+		} else {
+			clear(dst[n : n+c])
+		}
+		n += c
+	}
+	return n
+}
+
+// writeAt copies src to off, allocating pages (f.mu held). It stops at
+// ENOSPC, reporting it only if nothing was written.
+func (f *file) writeAt(src []byte, off int64) (int, error) {
+	if len(src) == 0 {
+		return 0, nil
+	}
+	if off > math.MaxInt64-int64(len(src)) {
+		return 0, unix.EFBIG
+	}
+	if f.pages == nil {
+		f.pages = make(map[int64]*page)
+	}
+	n := 0
+	for n < len(src) {
+		pos := off + int64(n)
+		pi := pos >> pageShift
+		p := f.pages[pi]
+		if p == nil {
+			if !f.fs.allocPage() {
+				break
+			}
+			p = new(page)
+			f.pages[pi] = p
+		}
+		n += copy(p[pos&pageMask:], src[n:])
+	}
+	if n == 0 {
+		return 0, unix.ENOSPC
+	}
+	if end := off + int64(n); end > f.size {
+		f.size = end
+	}
+	now := f.fs.clock()
+	f.st.Mtime, f.st.Ctime = now, now
+	return n, nil
+}
+
+// fileOps are the FileOps of an open regular file.
+type fileOps struct {
+	f *file
+}
+
+// Read implements vfs.FileOps.
+func (o *fileOps) Read(_ *vfs.File, dst []byte, off int64) (int, error) {
+	o.f.mu.RLock()
+	defer o.f.mu.RUnlock()
+	return o.f.readAt(dst, off), nil
+}
+
+// Write implements vfs.FileOps.
+func (o *fileOps) Write(_ *vfs.File, src []byte, off int64) (int, error) {
+	o.f.mu.Lock()
+	defer o.f.mu.Unlock()
+	return o.f.writeAt(src, off)
+}
+
+// Append implements vfs.Appender.
+func (o *fileOps) Append(_ *vfs.File, src []byte) (int, int64, error) {
+	o.f.mu.Lock()
+	defer o.f.mu.Unlock()
+	off := o.f.size
+	n, err := o.f.writeAt(src, off)
+	return n, off + int64(n), err
+}
+
+// Release implements vfs.FileOps.
+func (o *fileOps) Release() {
+	o.f.mu.Lock()
+	o.f.opens--
+	o.f.maybeFree()
+	o.f.mu.Unlock()
+}
