@@ -64,7 +64,11 @@ func Main() {
 	case "":
 		return
 	case "hang":
-		select {}
+		// Sleep rather than select{}: a process with nothing else to do
+		// would be ended by the runtime's deadlock detector.
+		for {
+			time.Sleep(time.Hour)
+		}
 	default:
 		os.Exit(runFake(os.Args[1:]))
 	}
@@ -220,7 +224,11 @@ func (f *fake) do(line string) (code int, exit bool) {
 		}
 		return n, true
 	case "hang":
-		select {}
+		// Sleep rather than select{}: a process with nothing else to do
+		// would be ended by the runtime's deadlock detector.
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "ignore-sigterm":
 		signal.Ignore(syscall.SIGTERM)
 	case "pidfile":
