@@ -2,7 +2,6 @@ package tty
 
 import (
 	"encoding/binary"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -77,15 +76,26 @@ func (t *TTY) set(tio Termios, ispeed, ospeed uint32, flush bool) {
 	wasCanon, canon := old.Lflag&unix.ICANON != 0, tio.Lflag&unix.ICANON != 0
 	switch {
 	case wasCanon && !canon:
-		// Everything typed, the partial line too, becomes readable.
-		t.q = append(t.q, t.line...)
-		t.lens = t.lens[:0]
+		// Everything typed, the partial line too, becomes readable,
+		// with a NUL for each EOF marker as in Linux's buffer.
+		q := make([]byte, 0, t.buffered())
+		rest := t.q
+		for _, l := range t.lines {
+			q = append(q, rest[:l.n]...)
+			rest = rest[l.n:]
+			if l.eof {
+				q = append(q, 0)
+			}
+		}
+		t.q = append(q, t.line...)
+		t.lines = t.lines[:0]
+		t.eofs = 0
 		t.line = t.line[:0]
 		t.lnext = false
 		t.lastInput = time.Now()
 	case !wasCanon && canon && len(t.q) > 0:
 		// What was typed is a line of its own (Linux "pushes" it).
-		t.lens = append(t.lens[:0], len(t.q))
+		t.lines = append(t.lines[:0], lineEnd{n: len(t.q)})
 	}
 	if old.Iflag&unix.IXON != 0 && tio.Iflag&unix.IXON == 0 {
 		t.start()
@@ -322,8 +332,9 @@ type Caller struct {
 // (ESRCH) and one of another session (EPERM); TIOCSCTTY refuses to take a
 // terminal that is another session's (EPERM) unless arg is 1 and the caller
 // is Admin; TIOCSTI needs Admin (EIO, as with Linux's default
-// dev.tty.legacy_tiocsti=0). Left to the caller: that TIOCSCTTY comes from
-// a session leader without a controlling terminal (EPERM), clearing its
+// dev.tty.legacy_tiocsti=0); TIOCSCTTY needs a session leader (EPERM).
+// Left to the caller: that a TIOCSCTTY caller has no controlling terminal
+// yet and opened the terminal for reading (EPERM), clearing its
 // processes' controlling terminal on TIOCNOTTY and, when the leader gives
 // it up, sending SIGHUP and SIGCONT to the old foreground group (TIOCNOTTY
 // returns nothing; call ForegroundPgrp first), the background checks of
@@ -401,6 +412,9 @@ func (t *TTY) Ioctl(req uint32, arg uint64, in []byte, c Caller) (out []byte, er
 		if t.sid == c.SID && c.PID == c.SID {
 			return nil, nil
 		}
+		if c.PID != c.SID {
+			return nil, unix.EPERM
+		}
 		if t.sid != 0 && !(arg == 1 && c.Admin) {
 			return nil, unix.EPERM
 		}
@@ -447,15 +461,4 @@ func (t *TTY) Ioctl(req uint32, arg uint64, in []byte, c Caller) (out []byte, er
 		t.Input(in[:1])
 	}
 	return nil, nil
-}
-
-// Errno converts err from this package to a syscall.Errno (nil for nil).
-func Errno(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		return e
-	}
-	return unix.EIO
 }

@@ -11,7 +11,13 @@
 // ONOCR, ONLRET, OLCUC, XTABS), software flow control (IXON, IXANY,
 // TCXONC), signals (ISIG: VINTR, VQUIT, VSUSP, with input and output
 // flushed unless NOFLSH), non-canonical reads with VMIN and VTIME, the
-// foreground process group, session and window size.
+// foreground process group, session and window size, the 4 KiB input
+// buffer with a 64 KiB queue in front of it that waits for readers to make
+// room. The transcripts of typing and reading are checked against the
+// host's Linux in the tests. One deliberate difference: a signal character
+// discards output not yet transmitted, but not the echo of what was typed
+// before it in the same Input (Linux loses those echoes or not depending on
+// timing).
 //
 // Not implemented: ECHOPRT (hardcopy erase), PENDIN, FLUSHO and VDISCARD,
 // XCASE, EXTPROC, breaks and parity errors (Input carries no error flags, so
@@ -41,14 +47,17 @@ import (
 
 // Buffer limits.
 const (
-	// CanonMax is the capacity of the input buffer in canonical mode, as
-	// Linux's N_TTY_BUF_SIZE: a line holds at most CanonMax-1 characters
-	// and its terminator; further characters are dropped.
-	CanonMax = 4096
-	// RawMax is the capacity of the input buffer in non-canonical mode
-	// (Linux's 4 KiB plus the 64 KiB of its flip buffers); further input
-	// is dropped.
-	RawMax = 64 << 10
+	// BufSize is the capacity of the line discipline's input buffer,
+	// Linux's N_TTY_BUF_SIZE, in both modes. When it is full, input waits
+	// in the pending queue until a read makes room — except in canonical
+	// mode with no complete line, where, as with Linux, each new character
+	// replaces the last one of the line (so that erase and newline still
+	// work): a line holds at most BufSize bytes.
+	BufSize = 4096
+	// PendMax is the capacity of the queue of received bytes not yet
+	// processed (Linux's flip buffers, 64 KiB); Input drops what does not
+	// fit.
+	PendMax = 64 << 10
 	// OutMax is the capacity of the output buffer, which holds output only
 	// while it is stopped (^S) or while another goroutine is transmitting.
 	OutMax = 4096
@@ -87,11 +96,13 @@ type TTY struct {
 	sid    int32 // session, 0 if none
 	excl   bool  // TIOCEXCL
 
-	// Input. q holds readable bytes; in canonical mode its first
-	// sum(lens) bytes are completed lines of those lengths (0: an EOF),
-	// and line is the line being edited.
+	// Input. pend holds received bytes not processed yet (no room). q
+	// holds readable bytes: in canonical mode the completed lines, one
+	// entry in lines each, and line is the line being edited.
+	pend     []byte
 	q        []byte
-	lens     []int
+	lines    []lineEnd
+	eofs     int // lines ended by VEOF (Linux keeps a marker byte each)
 	line     []byte
 	lnext    bool // the next character is literal (VLNEXT)
 	col      int  // output column
@@ -107,6 +118,7 @@ type TTY struct {
 	// Output.
 	obuf       []byte
 	xchar      []byte // flow-control characters to send first (TCIOFF, TCION)
+	inputMark  int    // len(obuf) when the current processing began
 	inflight   int    // bytes being written by the flusher
 	stopped    bool   // output stopped (VSTOP or TCOOFF)
 	tcoStopped bool   // stopped by TCOOFF: VSTART and IXANY do not restart
@@ -118,21 +130,25 @@ type TTY struct {
 	ready    chan struct{}
 }
 
-// New returns a terminal with DefaultTermios settings, a 24x80 window, no
-// session and no foreground process group.
+// New returns a terminal with DefaultTermios settings, a window size of
+// 0x0 (unknown, as Linux reports for a serial line; programs then use
+// $LINES and $COLUMNS or 24x80), no session and no foreground process
+// group.
 func New(cfg Config) *TTY {
-	t := &TTY{
+	return &TTY{
 		out: cfg.Output, signal: cfg.Signal, onReady: cfg.OnReady,
 		tio: DefaultTermios(), ispeed: 38400, ospeed: 38400,
-		ws:    WinSize{Row: 24, Col: 80},
 		ready: make(chan struct{}),
 	}
-	return t
 }
 
-// unlock releases t.mu and then does what was deferred: sends signals,
-// announces a readiness change, transmits pending output.
+// unlock processes pending input that fits, releases t.mu and then does
+// what was deferred: sends signals, announces a readiness change,
+// transmits pending output.
 func (t *TTY) unlock() {
+	if len(t.pend) > 0 {
+		t.process()
+	}
 	sigs := t.pendSigs
 	t.pendSigs = nil
 	pgrp := t.pgrp
@@ -225,15 +241,50 @@ func isalnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
+// lineEnd describes a completed line in q.
+type lineEnd struct {
+	n   int  // bytes left to read
+	eof bool // ended by VEOF (the VEOF character is not in q)
+}
+
 // Input processes bytes received from the hardware: translation, signals,
-// flow control, line editing and echo, as the settings say. Bytes beyond
-// the buffer capacity (CanonMax, RawMax) are dropped.
+// flow control, line editing and echo, as the settings say. What does not
+// fit in the input buffer waits (up to PendMax bytes; more is dropped).
 func (t *TTY) Input(b []byte) {
 	t.mu.Lock()
-	for _, c := range b {
-		t.receive(c)
+	if room := PendMax - len(t.pend); len(b) > room {
+		b = b[:room]
 	}
-	t.unlock()
+	t.pend = append(t.pend, b...)
+	t.unlock() // processes
+}
+
+// process feeds pending input to the line discipline while there is room
+// (n_tty_receive_buf_common).
+func (t *TTY) process() {
+	t.inputMark = len(t.obuf)
+	i := 0
+	for i < len(t.pend) {
+		room := BufSize - t.buffered()
+		if t.iflag(unix.PARMRK) {
+			room = (room + 2) / 3
+		}
+		room--
+		if room <= 0 {
+			if !t.canon() || len(t.lines) > 0 {
+				break // wait for a read
+			}
+			if room < 0 {
+				t.line = t.line[:len(t.line)-1] // overwrite the last character
+			}
+			room = 1
+		}
+		for n := min(room, len(t.pend)-i); n > 0; n-- {
+			t.receive(t.pend[i])
+			i++
+		}
+	}
+	t.pend = t.pend[:copy(t.pend, t.pend[i:])]
 }
 
 // receive processes one input byte (n_tty_receive_char_special and
@@ -313,23 +364,15 @@ func (t *TTY) receiveCanon(c byte) bool {
 			t.echoChar(x)
 		}
 	case c == '\n':
-		if t.buffered() >= CanonMax {
-			return true
-		}
 		if echo || t.lflag(unix.ECHONL) {
 			t.echoRaw("\n")
 		}
 		t.line = append(t.line, c)
-		t.endLine()
+		t.endLine(false)
 	case t.is(c, VEOF):
-		if t.buffered() >= CanonMax {
-			return true
-		}
-		t.endLine()
+		t.eofs++
+		t.endLine(true)
 	case t.is(c, VEOL) || iext && t.is(c, VEOL2):
-		if t.buffered() >= CanonMax {
-			return true
-		}
 		if echo {
 			if len(t.line) == 0 {
 				t.canonCol = t.col
@@ -337,7 +380,7 @@ func (t *TTY) receiveCanon(c byte) bool {
 			t.echoChar(c)
 		}
 		t.queueChar(c)
-		t.endLine()
+		t.endLine(false)
 	default:
 		return false
 	}
@@ -346,15 +389,8 @@ func (t *TTY) receiveCanon(c byte) bool {
 
 // receivePlain echoes and queues an ordinary character.
 func (t *TTY) receivePlain(c byte) {
-	limit := RawMax
-	if t.canon() {
-		limit = CanonMax - 1 // room is kept for the terminator
-	}
-	if t.buffered() >= limit {
-		if t.iflag(unix.IMAXBEL) && t.lflag(unix.ECHO) {
-			t.echoRaw("\a")
-		}
-		return
+	if t.stopped && t.iflag(unix.IXON) && t.iflag(unix.IXANY) {
+		t.start()
 	}
 	if t.lflag(unix.ECHO) {
 		if c == '\n' {
@@ -387,13 +423,14 @@ func (t *TTY) queueChar(c byte) {
 	}
 }
 
-// buffered returns the number of buffered input bytes.
-func (t *TTY) buffered() int { return len(t.q) + len(t.line) }
+// buffered returns the number of bytes in the input buffer, counting an
+// EOF marker for each line ended by VEOF, as Linux does.
+func (t *TTY) buffered() int { return len(t.q) + len(t.line) + t.eofs }
 
-// endLine makes the line being edited readable (empty for an EOF).
-func (t *TTY) endLine() {
+// endLine makes the line being edited readable.
+func (t *TTY) endLine(eof bool) {
 	t.q = append(t.q, t.line...)
-	t.lens = append(t.lens, len(t.line))
+	t.lines = append(t.lines, lineEnd{n: len(t.line), eof: eof})
 	t.line = t.line[:0]
 	t.changed = true
 }
@@ -487,8 +524,13 @@ func (t *TTY) colOf(s []byte) int {
 // isig handles a signal character (n_tty_receive_signal_char).
 func (t *TTY) isig(sig syscall.Signal, c byte) {
 	if !t.lflag(unix.NOFLSH) {
-		t.flushInput()
-		t.obuf = t.obuf[:0]
+		// Discard the input buffer (not the pending queue) and pending
+		// output, but not the echo of what was typed before the signal
+		// character in this same batch (Linux discards the echoes it has
+		// not transmitted yet, which depends on timing).
+		t.flushBuffer()
+		t.obuf = t.obuf[:copy(t.obuf, t.obuf[t.inputMark:])]
+		t.inputMark = 0
 	}
 	t.pendSigs = append(t.pendSigs, sig)
 	if t.iflag(unix.IXON) {
@@ -507,10 +549,17 @@ func (t *TTY) start() {
 	}
 }
 
-// flushInput discards all input.
+// flushInput discards all input, pending too (TCFLSH, TCSETSF).
 func (t *TTY) flushInput() {
+	t.pend = t.pend[:0]
+	t.flushBuffer()
+}
+
+// flushBuffer discards the input buffer.
+func (t *TTY) flushBuffer() {
 	t.q = t.q[:0]
-	t.lens = t.lens[:0]
+	t.lines = t.lines[:0]
+	t.eofs = 0
 	t.line = t.line[:0]
 	t.lnext = false
 	t.waitStart = time.Time{}
@@ -636,16 +685,16 @@ func (t *TTY) read(buf []byte, nonblock bool) (int, error) {
 		return 0, nil
 	}
 	if t.canon() {
-		if len(t.lens) == 0 {
+		if len(t.lines) == 0 {
 			return 0, unix.EAGAIN
 		}
-		if t.lens[0] == 0 {
+		if t.lines[0].n == 0 {
 			t.popLine()
 			return 0, nil
 		}
-		n := t.take(buf[:min(len(buf), t.lens[0])])
-		t.lens[0] -= n
-		if t.lens[0] == 0 {
+		n := t.take(buf[:min(len(buf), t.lines[0].n)])
+		t.lines[0].n -= n
+		if t.lines[0].n == 0 {
 			t.popLine()
 		}
 		return n, nil
@@ -694,8 +743,12 @@ func (t *TTY) take(buf []byte) int {
 	return n
 }
 
+// popLine forgets the first line, which has been read.
 func (t *TTY) popLine() {
-	t.lens = t.lens[:copy(t.lens, t.lens[1:])]
+	if t.lines[0].eof {
+		t.eofs--
+	}
+	t.lines = t.lines[:copy(t.lines, t.lines[1:])]
 	t.changed = true
 }
 
@@ -731,7 +784,7 @@ func (t *TTY) Readable() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.canon() {
-		return len(t.lens) > 0
+		return len(t.lines) > 0
 	}
 	amt := 1
 	if t.tio.Cc[VTIME] == 0 && t.tio.Cc[VMIN] > 0 {

@@ -12,11 +12,19 @@ import (
 // page-aligned, not sharing pages, inside user space, reading only bytes of
 // the file, with the entry point in an executable segment.
 func FuzzParse(f *testing.F) {
-	f.Add(newExec().bytes())
-	f.Add(newPIE().bytes())
-	e := newExec()
-	e.progs = append(e.progs, tProg{typ: ptInterp, off: 0x2000, filesz: 28})
-	e.extra = map[uint64][]byte{0x2000: []byte("/lib64/ld-linux-x86-64.so.2\x00")}
+	f.Add(newSmallExec().bytes())
+	e := newSmallExec()
+	e.typ = etDyn
+	e.entry -= 0x400000
+	for i := range e.progs {
+		if e.progs[i].vaddr != 0 {
+			e.progs[i].vaddr -= 0x400000
+		}
+	}
+	f.Add(e.bytes())
+	e = newSmallExec()
+	e.progs = append(e.progs[:5], tProg{typ: ptInterp, off: 0x200, filesz: 28})
+	e.extra = map[uint64][]byte{0x200: []byte("/lib64/ld-linux-x86-64.so.2\x00")}
 	f.Add(e.bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := parseBytes(data)
@@ -37,6 +45,20 @@ func FuzzParse(f *testing.F) {
 			checkPlan(t, r, len(data))
 		}
 	})
+}
+
+// newSmallExec returns a valid ET_EXEC of 576 bytes (small seeds fuzz
+// better): text at 0x400000 (file 0..0x200), data at 0x401200 (file
+// 0x200..0x240, memsz 0x2000), PT_PHDR, PT_TLS, PT_GNU_RELRO, PT_GNU_STACK.
+func newSmallExec() *tELF {
+	e := newExec()
+	e.size = 0x240
+	e.entry = 0x400190
+	e.progs[1].filesz, e.progs[1].memsz = 0x200, 0x200
+	e.progs[2].off, e.progs[2].vaddr, e.progs[2].filesz = 0x200, 0x401200, 0x40
+	e.progs[3].off, e.progs[3].vaddr = 0x200, 0x401200
+	e.progs[4].off, e.progs[4].vaddr, e.progs[4].filesz, e.progs[4].memsz = 0x200, 0x401200, 0x20, 0x20
+	return e
 }
 
 // checkPlan verifies the invariants of an accepted image.
@@ -145,4 +167,12 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestSmallExecValid(t *testing.T) {
+	img, err := parseBytes(newSmallExec().bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, img, 0x240)
 }
