@@ -238,6 +238,9 @@ func allZero(p []byte) bool {
 // dirTimes sets the recorded directory modification times.
 func (x *extractor) dirTimes() {
 	for _, d := range x.dirs {
+		if st, err := x.ns.Stat(x.ctx, x.dir, d.name, unix.AT_SYMLINK_NOFOLLOW); err != nil || !st.IsDir() {
+			continue // replaced by a later entry
+		}
 		t := vfs.Timespec{Sec: d.mtime}
 		x.ns.Utimes(x.ctx, x.dir, d.name, t, t, unix.AT_SYMLINK_NOFOLLOW)
 	}

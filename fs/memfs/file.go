@@ -67,7 +67,7 @@ func (f *file) Open(ctx *vfs.Ctx, flags int) (vfs.FileOps, error) {
 	f.mu.Lock()
 	f.opens++
 	f.mu.Unlock()
-	return &fileOps{f: f}, nil
+	return &fileOps{f: f, root: ctx == nil || ctx.Cred.IsRoot()}, nil
 }
 
 // dropped is called when the last link is removed.
@@ -151,7 +151,23 @@ func (f *file) writeAt(src []byte, off int64) (int, error) {
 
 // fileOps are the FileOps of an open regular file.
 type fileOps struct {
-	f *file
+	f    *file
+	root bool // opened by root: writes keep set-user-ID and set-group-ID bits
+}
+
+// killPriv clears the set-user-ID bit, and the set-group-ID bit of a
+// group-executable file, as a write by a process without CAP_FSETID does
+// in Linux (f.mu held). The opener's credentials stand for the writer's.
+func (o *fileOps) killPriv() {
+	if o.root {
+		return
+	}
+	m := o.f.st.Mode
+	nm := m &^ unix.S_ISUID
+	if m&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP {
+		nm &^= unix.S_ISGID
+	}
+	o.f.st.Mode = nm
 }
 
 // Read implements vfs.FileOps.
@@ -165,6 +181,7 @@ func (o *fileOps) Read(_ *vfs.File, dst []byte, off int64) (int, error) {
 func (o *fileOps) Write(_ *vfs.File, src []byte, off int64) (int, error) {
 	o.f.mu.Lock()
 	defer o.f.mu.Unlock()
+	o.killPriv()
 	return o.f.writeAt(src, off)
 }
 
@@ -172,6 +189,7 @@ func (o *fileOps) Write(_ *vfs.File, src []byte, off int64) (int, error) {
 func (o *fileOps) Append(_ *vfs.File, src []byte) (int, int64, error) {
 	o.f.mu.Lock()
 	defer o.f.mu.Unlock()
+	o.killPriv()
 	off := o.f.size
 	n, err := o.f.writeAt(src, off)
 	return n, off + int64(n), err

@@ -272,7 +272,7 @@ func (s *symlink) Stat() (vfs.Stat, error) {
 }
 
 // Readlink implements vfs.SymlinkInode.
-func (s *symlink) Readlink() (string, error) { return s.target, nil }
+func (s *symlink) Readlink(*vfs.Ctx) (string, error) { return s.target, nil }
 
 // newInode makes an inode described by a (not linked anywhere).
 func (fs *FS) newInode(a *vfs.CreateArgs) (memInode, error) {
@@ -371,7 +371,7 @@ func (d *dir) remove(e *dirent) {
 }
 
 // Lookup implements vfs.DirInode.
-func (d *dir) Lookup(name string) (vfs.Inode, error) {
+func (d *dir) Lookup(_ *vfs.Ctx, name string) (vfs.Inode, error) {
 	d.entMu.RLock()
 	defer d.entMu.RUnlock()
 	if name == ".." {
@@ -523,7 +523,7 @@ func (d *dir) Unlink(name string, isDir bool, check func(victim vfs.Inode) error
 
 // Readdir implements vfs.DirInode. Entries are copied in batches so that
 // emit runs without the directory locked.
-func (d *dir) Readdir(cookie int64, emit func(vfs.Dirent) bool) error {
+func (d *dir) Readdir(_ *vfs.Ctx, cookie int64, emit func(vfs.Dirent) bool) error {
 	var batch [64]vfs.Dirent
 	for {
 		n := 0

@@ -205,7 +205,6 @@ func (e *end) Release() {
 	p := e.p
 	if p.table != nil {
 		p.table.mu.Lock()
-		defer p.table.mu.Unlock()
 	}
 	p.mu.Lock()
 	if e.read {
@@ -218,11 +217,14 @@ func (e *end) Release() {
 		// Nobody left: a FIFO's data is discarded, as Linux frees its
 		// pipe.
 		p.buf, p.head, p.n = nil, 0, 0
-		if p.table != nil {
+		if p.table != nil && p.table.pipes[p.key] == p {
 			delete(p.table.pipes, p.key)
 		}
 	}
 	p.mu.Unlock()
+	if p.table != nil {
+		p.table.mu.Unlock()
+	}
 	p.q.Notify(waiter.AllEvents)
 }
 

@@ -95,4 +95,3 @@ func ApplyAttr(st *Stat, sa *SetAttr) {
 		st.Ctime = Now()
 	}
 }
-

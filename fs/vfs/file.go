@@ -378,8 +378,9 @@ func (f *File) Offset() int64 {
 // Readdir reads directory entries from the current position (getdents64),
 // calling emit for each until it returns false; the position then stays
 // before the refused entry. "." and ".." come first. emit must not call
-// into the file system. ENOTDIR if the file is not a directory.
-func (f *File) Readdir(emit func(Dirent) bool) error {
+// into the file system. ENOTDIR if the file is not a directory, ENOENT if
+// it was removed. ctx (the caller) is handed to the file system.
+func (f *File) Readdir(ctx *Ctx, emit func(Dirent) bool) error {
 	if f.opath {
 		return unix.EBADF
 	}
@@ -403,7 +404,7 @@ func (f *File) Readdir(emit func(Dirent) bool) error {
 		f.pos = 1
 	}
 	if f.pos == 1 {
-		st, err := f.dotdotStat(d)
+		st, err := dotdotStat(ctx, d)
 		if err != nil {
 			return err
 		}
@@ -412,7 +413,7 @@ func (f *File) Readdir(emit func(Dirent) bool) error {
 		}
 		f.pos = 2
 	}
-	return d.Readdir(f.pos-2, func(e Dirent) bool {
+	return d.Readdir(ctx, f.pos-2, func(e Dirent) bool {
 		e.Off += 2
 		if !emit(e) {
 			return false
@@ -424,8 +425,8 @@ func (f *File) Readdir(emit func(Dirent) bool) error {
 
 // dotdotStat returns the attributes of the parent of directory d within its
 // file system (a file system's root is its own parent, as in Linux).
-func (f *File) dotdotStat(d DirInode) (Stat, error) {
-	p, err := d.Lookup("..")
+func dotdotStat(ctx *Ctx, d DirInode) (Stat, error) {
+	p, err := d.Lookup(ctx, "..")
 	if err != nil {
 		return d.Stat()
 	}
@@ -435,11 +436,12 @@ func (f *File) dotdotStat(d DirInode) (Stat, error) {
 // Stat returns the file's attributes (fstat).
 func (f *File) Stat() (Stat, error) { return f.ino.Stat() }
 
-// Statfs returns statistics of the file's file system (fstatfs). Anonymous
-// files report ENOSYS.
+// Statfs returns statistics of the file's file system (fstatfs).
+// Anonymous files report an empty file system of type
+// ANON_INODE_FS_MAGIC.
 func (f *File) Statfs() (Statfs, error) {
 	if f.mnt == nil {
-		return Statfs{}, unix.ENOSYS
+		return Statfs{Type: 0x09041934, Bsize: 4096, Frsize: 4096, Namelen: NameMax, Flags: 0x20}, nil
 	}
 	return f.mnt.statfs()
 }
@@ -496,10 +498,11 @@ func (f *File) Pollable() bool {
 
 // Readiness returns the events of mask that hold now, plus EventErr and
 // EventHUp when they hold (poll(2)). Files without a wait queue are
-// readable and writable.
+// readable and writable; O_PATH files report EventNVal, as Linux's poll
+// does for them.
 func (f *File) Readiness(mask waiter.EventMask) waiter.EventMask {
 	if f.opath {
-		return waiter.EventNVal & mask
+		return waiter.EventNVal
 	}
 	if w, ok := f.ops.(waiter.Waitable); ok {
 		return w.Readiness(mask)
@@ -572,10 +575,10 @@ func (f *File) Path(ctx *Ctx) string {
 	deleted := false
 	if st, err := f.ino.Stat(); err == nil && st.Nlink == 0 {
 		deleted = true
-	} else if c, err := d.Lookup(name); err != nil || c != f.ino {
+	} else if c, err := d.Lookup(ctx, name); err != nil || f.mnt.ns.down(Loc{mnt: dir.mnt, ino: c}) != f.Loc() {
 		// Renamed within the directory? Look for it.
 		deleted = true
-		if n, ok := findName(d, f.ino); ok {
+		if n, ok := findName(ctx, d, f.ino); ok {
 			name, deleted = n, false
 			f.nameMu.Lock()
 			f.name = n

@@ -128,7 +128,7 @@ func TestFileAccessModes(t *testing.T) {
 	if err := d.Truncate(0); err != unix.EINVAL {
 		t.Errorf("ftruncate dir: %v", err)
 	}
-	if err := r.Readdir(func(vfs.Dirent) bool { return true }); err != unix.ENOTDIR {
+	if err := r.Readdir(nil, func(vfs.Dirent) bool { return true }); err != unix.ENOTDIR {
 		t.Errorf("readdir file: %v", err)
 	}
 	if _, err := d.Seek(0, io.SeekEnd); err != unix.EINVAL {
@@ -150,7 +150,7 @@ func TestFileAccessModes(t *testing.T) {
 	if st, err := p.Stat(); err != nil || st.Size != 3 {
 		t.Errorf("fstat O_PATH: %+v %v", st, err)
 	}
-	if p.Readiness(waiter.EventIn) != 0 {
+	if p.Readiness(waiter.EventIn) != waiter.EventNVal {
 		t.Errorf("readiness O_PATH")
 	}
 	// Flags and SetFlags.
@@ -273,7 +273,7 @@ func TestReaddir(t *testing.T) {
 	var got []vfs.Dirent
 	for {
 		k := 0
-		err := d.Readdir(func(de vfs.Dirent) bool {
+		err := d.Readdir(nil, func(de vfs.Dirent) bool {
 			if k == 7 {
 				return false
 			}
@@ -309,7 +309,7 @@ func TestReaddir(t *testing.T) {
 		t.Fatal(err)
 	}
 	var first vfs.Dirent
-	d.Readdir(func(de vfs.Dirent) bool { first = de; return false })
+	d.Readdir(nil, func(de vfs.Dirent) bool { first = de; return false })
 	if first.Name != got[101].Name {
 		t.Errorf("after seek to %d: %q, want %q", pos, first.Name, got[101].Name)
 	}
@@ -322,7 +322,7 @@ func TestReaddir(t *testing.T) {
 	e.must(err)
 	defer g.Close()
 	e.must(e.ns.Rmdir(e.ctx, e.root, "gone"))
-	if err := g.Readdir(func(vfs.Dirent) bool { return true }); err != unix.ENOENT {
+	if err := g.Readdir(nil, func(vfs.Dirent) bool { return true }); err != unix.ENOENT {
 		t.Errorf("readdir of removed dir: %v", err)
 	}
 	// Size grows with entries.
@@ -366,7 +366,7 @@ func TestReaddirConcurrentChanges(t *testing.T) {
 		seen := map[string]int{}
 		for {
 			k := 0
-			d.Readdir(func(de vfs.Dirent) bool {
+			d.Readdir(nil, func(de vfs.Dirent) bool {
 				if k == 13 {
 					return false
 				}
@@ -511,7 +511,7 @@ func TestConcurrentTreeRenames(t *testing.T) {
 		e.must(err)
 		ents := names(t, d)[2:]
 		d.Close()
-		l, err := e.ns.LookupDir(e.ctx, e.root, p)
+		l, err := e.ns.LookupDir(e.ctx, e.root, p, 0)
 		e.must(err)
 		if got, err := e.ns.Path(e.ctx, l); err != nil || got != p {
 			t.Errorf("path %q, want %q (%v)", got, p, err)
@@ -543,7 +543,7 @@ func find(e *env, name string) (string, bool) {
 			return false
 		}
 		var ents []string
-		d.Readdir(func(de vfs.Dirent) bool {
+		d.Readdir(nil, func(de vfs.Dirent) bool {
 			if de.Name != "." && de.Name != ".." {
 				ents = append(ents, de.Name)
 			}

@@ -122,7 +122,7 @@ func names(t testing.TB, f *vfs.File) []string {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
-	err := f.Readdir(func(d vfs.Dirent) bool {
+	err := f.Readdir(nil, func(d vfs.Dirent) bool {
 		out = append(out, d.Name)
 		return true
 	})

@@ -87,6 +87,11 @@ type Mount struct {
 	fstype string
 	data   string
 
+	// For a file bind-mounted on a file: the directory and name of the
+	// mount point, for paths.
+	fileDir  Loc
+	fileName string
+
 	openFiles atomic.Int64 // Files open on this mount
 }
 
@@ -289,7 +294,11 @@ func (ns *Namespace) Bind(ctx *Ctx, srcAt Loc, srcPath string, dstAt Loc, dstPat
 	if err != nil {
 		return err
 	}
-	dst, err := ns.lookup(ctx, dstAt, dstPath, true, false)
+	if dstPath == "" {
+		return unix.ENOENT
+	}
+	w := ns.walker(ctx)
+	dst, err := w.resolve(dstAt, dstPath, true)
 	if err != nil {
 		return err
 	}
@@ -311,6 +320,9 @@ func (ns *Namespace) Bind(ctx *Ctx, srcAt Loc, srcPath string, dstAt Loc, dstPat
 	m := ns.newMount(src.mnt.fs, src.ino, MountOptions{
 		Flags: flags, Source: src.mnt.source, Type: src.mnt.fstype, Data: src.mnt.data,
 	})
+	if !sst.IsDir() {
+		m.fileDir, m.fileName = w.lastDir, w.lastName
+	}
 	ns.attach(m, dst)
 	return nil
 }
@@ -401,6 +413,46 @@ func (ns *Namespace) Remount(ctx *Ctx, at Loc, path string, flags uint32) error 
 	}
 	l.mnt.flags.Store(flags & keptFlags)
 	return nil
+}
+
+// Clone returns a copy of the namespace (clone(2) and unshare(2) with
+// CLONE_NEWNS): the same file systems mounted at the same places, through
+// new Mounts, so that later mounts and unmounts in one are not seen in the
+// other. translate maps a location of ns to the same place in the copy
+// (the process's root and current directory); locations in no mount of
+// ns come back unchanged. Open files keep their mounts.
+func (ns *Namespace) Clone() (clone *Namespace, translate func(Loc) Loc) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	t := ns.table.Load()
+	n := &Namespace{opts: ns.opts, nextID: ns.nextID}
+	nt := &mountTable{children: map[Loc]*Mount{}, points: map[Inode]int{}}
+	mapped := make(map[*Mount]*Mount, len(t.mounts))
+	for _, m := range t.mounts { // parents come before their children
+		c := &Mount{ns: n, id: m.id, fs: m.fs, root: m.root, source: m.source, fstype: m.fstype, data: m.data, fileName: m.fileName}
+		c.flags.Store(m.flags.Load())
+		mapped[m] = c
+		nt.mounts = append(nt.mounts, c)
+	}
+	tr := func(l Loc) Loc {
+		if c, ok := mapped[l.mnt]; ok {
+			l.mnt = c
+		}
+		return l
+	}
+	for _, m := range t.mounts {
+		c := mapped[m]
+		c.fileDir = tr(m.fileDir)
+		if p := m.parent.Load(); p != nil {
+			np := tr(*p)
+			c.parent.Store(&np)
+			nt.children[np] = c
+			nt.points[np.ino]++
+		}
+	}
+	n.root = tr(ns.root)
+	n.table.Store(nt)
+	return n, tr
 }
 
 // MountInfo describes one mount for /proc/mounts and /proc/self/mountinfo.
@@ -507,6 +559,12 @@ func (ns *Namespace) path(ctx *Ctx, l Loc) (string, bool, error) {
 				reachable = false
 				break
 			}
+			if cur.mnt.fileName != "" { // a file on a file
+				names = append(names, cur.mnt.fileName)
+				size += len(cur.mnt.fileName) + 1
+				cur = cur.mnt.fileDir
+				continue
+			}
 			cur = *p
 			continue
 		}
@@ -514,7 +572,7 @@ func (ns *Namespace) path(ctx *Ctx, l Loc) (string, bool, error) {
 		if !ok {
 			return "", false, unix.ENOTDIR
 		}
-		parent, name, err := dirName(d)
+		parent, name, err := dirName(ctx, d)
 		if err != nil {
 			return "", false, err
 		}
@@ -543,7 +601,7 @@ func (ns *Namespace) path(ctx *Ctx, l Loc) (string, bool, error) {
 }
 
 // dirName returns the parent of directory d and d's name in it.
-func dirName(d DirInode) (DirInode, string, error) {
+func dirName(ctx *Ctx, d DirInode) (DirInode, string, error) {
 	if n, ok := d.(DirNamer); ok {
 		return n.Name()
 	}
@@ -554,7 +612,7 @@ func dirName(d DirInode) (DirInode, string, error) {
 	if st.Nlink == 0 {
 		return nil, "", unix.ENOENT
 	}
-	pi, err := d.Lookup("..")
+	pi, err := d.Lookup(ctx, "..")
 	if err != nil {
 		return nil, "", err
 	}
@@ -565,7 +623,7 @@ func dirName(d DirInode) (DirInode, string, error) {
 	if p == d {
 		return p, "", nil
 	}
-	name, ok := findName(p, d)
+	name, ok := findName(ctx, p, d)
 	if !ok {
 		return nil, "", unix.ENOENT
 	}
@@ -573,20 +631,20 @@ func dirName(d DirInode) (DirInode, string, error) {
 }
 
 // findName scans directory d for an entry naming ino.
-func findName(d DirInode, ino Inode) (string, bool) {
+func findName(ctx *Ctx, d DirInode, ino Inode) (string, bool) {
 	st, err := ino.Stat()
 	if err != nil {
 		return "", false
 	}
 	var cands []string
-	d.Readdir(0, func(e Dirent) bool {
+	d.Readdir(ctx, 0, func(e Dirent) bool {
 		if e.Ino == st.Ino {
 			cands = append(cands, e.Name)
 		}
 		return true
 	})
 	for _, c := range cands {
-		if x, err := d.Lookup(c); err == nil && x == ino {
+		if x, err := d.Lookup(ctx, c); err == nil && x == ino {
 			return c, true
 		}
 	}

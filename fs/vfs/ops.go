@@ -15,9 +15,14 @@ const NoChange = ^uint32(0)
 // refused before it reaches them.
 type emptyOps struct{}
 
-func (emptyOps) Read(*File, []byte, int64) (int, error)  { return 0, unix.EISDIR }
+// Read implements FileOps.
+func (emptyOps) Read(*File, []byte, int64) (int, error) { return 0, unix.EISDIR }
+
+// Write implements FileOps.
 func (emptyOps) Write(*File, []byte, int64) (int, error) { return 0, unix.EBADF }
-func (emptyOps) Release()                                {}
+
+// Release implements FileOps.
+func (emptyOps) Release() {}
 
 // Open opens the file at path (openat(2)). flags are open(2) flags: the
 // access mode, O_CREAT (mode gives the permissions, umask already applied
@@ -68,7 +73,7 @@ func (ns *Namespace) openCreate(w *walker, at Loc, path string, flags int, mode 
 		if err := w.search(dir); err != nil {
 			return nil, err
 		}
-		child, err := d.Lookup(last)
+		child, err := d.Lookup(w.ctx, last)
 		switch {
 		case err == nil:
 			if flags&unix.O_EXCL != 0 {
@@ -83,7 +88,16 @@ func (ns *Namespace) openCreate(w *walker, at Loc, path string, flags int, mode 
 				if w.links++; w.links > MaxSymlinks {
 					return nil, unix.ELOOP
 				}
-				target, err := s.Readlink()
+				if m, ok := s.(MagicLink); ok {
+					if l, err = m.Follow(w.ctx); err != nil {
+						return nil, err
+					}
+					if _, ok := l.ino.(DirInode); ok {
+						return nil, unix.EISDIR
+					}
+					return ns.openLoc(w, l, flags, false)
+				}
+				target, err := s.Readlink(w.ctx)
 				if err != nil {
 					return nil, err
 				}
@@ -278,9 +292,13 @@ func (ns *Namespace) Lookup(ctx *Ctx, at Loc, path string, flags int) (Loc, erro
 }
 
 // LookupDir resolves path to a directory the caller may search, for
-// chdir(2) and chroot(2): ENOTDIR, EACCES.
-func (ns *Namespace) LookupDir(ctx *Ctx, at Loc, path string) (Loc, error) {
-	l, err := ns.lookup(ctx, at, path, true, false)
+// chdir(2) and chroot(2): ENOTDIR, EACCES. flags may hold
+// unix.AT_EMPTY_PATH: "" then means at (fchdir).
+func (ns *Namespace) LookupDir(ctx *Ctx, at Loc, path string, flags int) (Loc, error) {
+	if flags&^unix.AT_EMPTY_PATH != 0 {
+		return Loc{}, unix.EINVAL
+	}
+	l, err := ns.lookup(ctx, at, path, true, flags&unix.AT_EMPTY_PATH != 0)
 	if err != nil {
 		return Loc{}, err
 	}
@@ -316,7 +334,7 @@ func (w *walker) createParent(at Loc, path string, wantDir bool) (Loc, DirInode,
 	if err := w.search(dir); err != nil {
 		return Loc{}, nil, "", Stat{}, err
 	}
-	if _, err := d.Lookup(last); err == nil {
+	if _, err := d.Lookup(w.ctx, last); err == nil {
 		return Loc{}, nil, "", Stat{}, unix.EEXIST
 	} else if err != unix.ENOENT {
 		return Loc{}, nil, "", Stat{}, err
@@ -620,7 +638,7 @@ func (ns *Namespace) Readlink(ctx *Ctx, at Loc, path string) (string, error) {
 	if !ok {
 		return "", unix.EINVAL
 	}
-	return s.Readlink()
+	return s.Readlink(ctx)
 }
 
 // Stat returns the attributes of the file at path (fstatat(2), statx(2)).

@@ -341,7 +341,7 @@ func TestRenameSemantics(t *testing.T) {
 	if got := e.read("b/dir/../dir/in"); got != "in" {
 		t.Errorf("b/dir/../dir/in = %q", got)
 	}
-	dl, err := e.ns.LookupDir(e.ctx, e.root, "b/dir")
+	dl, err := e.ns.LookupDir(e.ctx, e.root, "b/dir", 0)
 	e.must(err)
 	if p, err := e.ns.Path(e.ctx, dl); err != nil || p != "/b/dir" {
 		t.Errorf("path %q %v", p, err)
@@ -364,7 +364,7 @@ func TestRenameSemantics(t *testing.T) {
 	// Replacing a non-empty directory fails; an empty one works and
 	// the replaced directory is dead.
 	e.mkdir("b/empty", 0o755)
-	el, err := e.ns.LookupDir(e.ctx, e.root, "b/empty")
+	el, err := e.ns.LookupDir(e.ctx, e.root, "b/empty", 0)
 	e.must(err)
 	wantErr(t, "replace non-empty", e.ns.Rename(e.ctx, e.root, "b/empty", e.root, "a/x", 0), unix.ENOTEMPTY)
 	e.must(e.ns.Rename(e.ctx, e.root, "a/x", e.root, "b/empty", 0))
@@ -402,7 +402,7 @@ func TestLinkErrors(t *testing.T) {
 		{"file", "x/", 0, nil, unix.ENOENT},
 		{"file", "d/x", 0, u, unix.EACCES},
 		{"file", "x", 1 << 20, nil, unix.EINVAL},
-		{"link", "l2", 0, nil, 0},                        // the symlink itself
+		{"link", "l2", 0, nil, 0},                               // the symlink itself
 		{"link", "d2", unix.AT_SYMLINK_FOLLOW, nil, unix.EPERM}, // its target, a directory
 		{"file", "home/f", 0, u, 0},
 	}

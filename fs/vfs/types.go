@@ -1,50 +1,3 @@
-// Package vfs is the virtual file system of dunix: the layer between the
-// Linux system calls and the file systems.
-//
-// # Pieces
-//
-//   - A Filesystem (memfs, devfs, later remote ones) implements a small set
-//     of interfaces: Inode (Stat, SetAttr) for every file, DirInode for
-//     directories (Lookup, Create, Link, Unlink, Readdir), SymlinkInode
-//     (Readlink), Opener for regular files (Open returns the FileOps of an
-//     open file), and Filesystem.Rename. File systems know nothing of
-//     credentials, mounts or path names: the VFS does permission checks,
-//     path walking and mount crossing.
-//   - A Namespace is a mount tree. Its methods are the path operations of
-//     the *at system calls (Open, Mkdir, Mknod, Unlink, Rmdir, Rename, Link,
-//     Symlink, Readlink, Stat, Chmod, Chown, Utimes, Truncate, Access,
-//     Statfs), mount and unmount, and Path (getcwd). Each takes a *Ctx (who
-//     asks: credentials, process root) and a starting location Loc (the
-//     current directory or the directory of a dirfd; AT_FDCWD is resolved by
-//     the caller) with a path relative to it.
-//   - A File is an open file description. dup and fork share one *File
-//     (IncRef); the description is released when its last reference is
-//     closed. Its FileOps are supplied by the file system (regular files),
-//     the device registry (device nodes, see DeviceOpener), the FIFO table
-//     (FIFOs, see FIFOOpener) or the creator of an anonymous file (pipes,
-//     and later eventfd, epoll, sockets: NewFile).
-//
-// # Errors
-//
-// Every error that can reach a system call is a syscall.Errno (the
-// golang.org/x/sys/unix constants), returned as is: the caller negates it.
-// ToErrno maps anything else to EIO.
-//
-// # Blocking
-//
-// No operation blocks. Operations that would block return syscall.EAGAIN;
-// the caller waits with the dunix/fs/waiter protocol on the File (which is
-// a waiter.Waitable) unless the file is non-blocking. A blocking FIFO open
-// returns a File whose OpenPending reports true until the other side opens;
-// WaitOpen waits for that.
-//
-// # Concurrency
-//
-// Everything is safe for concurrent use. Path walks take no global lock:
-// directories are looked up one at a time and a walk may observe a
-// concurrent rename as Linux's may. The mount table is copy-on-write.
-//
-// The package runs in Go context (ordinary goroutines).
 package vfs
 
 import (
@@ -201,8 +154,8 @@ type DirInode interface {
 	Inode
 	// Lookup returns the inode named name, or ENOENT. Lookup("..")
 	// returns the parent directory; the root of the file system is its
-	// own parent.
-	Lookup(name string) (Inode, error)
+	// own parent. ctx is the caller (a procfs resolves "self" with it).
+	Lookup(ctx *Ctx, name string) (Inode, error)
 	// Create makes a new inode named name as described by a: EEXIST if
 	// the name exists, ENOENT if this directory was removed, ENOSPC when
 	// the file system is full.
@@ -223,7 +176,7 @@ type DirInode interface {
 	// changes: an entry present for the whole listing is reported once.
 	// emit may be called without locks held and must not call into this
 	// directory.
-	Readdir(cookie int64, emit func(Dirent) bool) error
+	Readdir(ctx *Ctx, cookie int64, emit func(Dirent) bool) error
 }
 
 // DirNamer is implemented by directories that know their own name. It
@@ -239,7 +192,18 @@ type DirNamer interface {
 type SymlinkInode interface {
 	Inode
 	// Readlink returns the link's target.
-	Readlink() (string, error)
+	Readlink(ctx *Ctx) (string, error)
+}
+
+// MagicLink is implemented by symbolic links that lead straight to a
+// location instead of through the text of their target: Linux's "magic
+// links" of procfs (/proc/self/fd/N, /proc/self/exe, /proc/self/cwd).
+// A path walk that follows one goes to the location Follow returns (which
+// may lie outside the caller's root, as in Linux); Readlink still gives the
+// text readlink(2) shows.
+type MagicLink interface {
+	SymlinkInode
+	Follow(ctx *Ctx) (Loc, error)
 }
 
 // Opener is implemented by inodes whose open files the file system

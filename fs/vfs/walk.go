@@ -106,7 +106,7 @@ func (w *walker) step(cur Loc, name string, follow bool) (Loc, error) {
 	case "..":
 		return w.dotdot(cur)
 	}
-	child, err := d.Lookup(name)
+	child, err := d.Lookup(w.ctx, name)
 	if err != nil {
 		return Loc{}, err
 	}
@@ -127,7 +127,10 @@ func (w *walker) follow(dir, l Loc) (Loc, error) {
 	if w.links++; w.links > MaxSymlinks {
 		return Loc{}, unix.ELOOP
 	}
-	target, err := s.Readlink()
+	if m, ok := s.(MagicLink); ok {
+		return m.Follow(w.ctx)
+	}
+	target, err := s.Readlink(w.ctx)
 	if err != nil {
 		return Loc{}, err
 	}
@@ -153,7 +156,7 @@ func (w *walker) dotdot(cur Loc) (Loc, error) {
 		}
 		cur = *p
 	}
-	p, err := cur.ino.(DirInode).Lookup("..")
+	p, err := cur.ino.(DirInode).Lookup(w.ctx, "..")
 	if err != nil {
 		return Loc{}, err
 	}

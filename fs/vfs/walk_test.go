@@ -22,7 +22,7 @@ func TestWalkDots(t *testing.T) {
 		}
 	}
 	// Relative to a starting directory.
-	b, err := e.ns.LookupDir(e.ctx, e.root, "a/b")
+	b, err := e.ns.LookupDir(e.ctx, e.root, "a/b", 0)
 	e.must(err)
 	st, err := e.ns.Stat(e.ctx, b, "f", 0)
 	e.must(err)
@@ -115,7 +115,7 @@ func TestChroot(t *testing.T) {
 	e.write("jail/secret", "inside")
 	e.symlink("/secret", "jail/etc/abs")
 	e.symlink("../../../secret", "jail/etc/rel")
-	jail, err := e.ns.LookupDir(e.ctx, e.root, "jail")
+	jail, err := e.ns.LookupDir(e.ctx, e.root, "jail", 0)
 	e.must(err)
 	ctx := &vfs.Ctx{Root: jail}
 	for _, p := range []string{"/secret", "/../secret", "../../secret", "/etc/abs", "/etc/rel", "etc/../../secret"} {
@@ -129,7 +129,7 @@ func TestChroot(t *testing.T) {
 		}
 		f.Close()
 	}
-	etc, err := e.ns.LookupDir(ctx, jail, "etc")
+	etc, err := e.ns.LookupDir(ctx, jail, "etc", 0)
 	e.must(err)
 	if p, err := e.ns.Path(ctx, etc); err != nil || p != "/etc" {
 		t.Errorf("path in jail: %q %v", p, err)
@@ -166,7 +166,7 @@ func TestMounts(t *testing.T) {
 	if got := e.read("mnt/../plain"); got != "p" {
 		t.Errorf("mnt/..: %q", got)
 	}
-	m, err := e.ns.LookupDir(e.ctx, e.root, "mnt")
+	m, err := e.ns.LookupDir(e.ctx, e.root, "mnt", 0)
 	e.must(err)
 	if st, err := e.ns.Stat(e.ctx, m, "..", 0); err != nil || st.Ino != rst.Ino {
 		t.Errorf("stat mnt/..: %+v %v", st, err)
@@ -179,7 +179,7 @@ func TestMounts(t *testing.T) {
 	}
 	// Paths through the mount.
 	e.mkdir("mnt/sub", 0o755)
-	sl, err := e.ns.LookupDir(e.ctx, e.root, "mnt/sub")
+	sl, err := e.ns.LookupDir(e.ctx, e.root, "mnt/sub", 0)
 	e.must(err)
 	if p, err := e.ns.Path(e.ctx, sl); err != nil || p != "/mnt/sub" {
 		t.Errorf("path %q %v", p, err)
@@ -241,6 +241,7 @@ func TestMountDetachBindRemount(t *testing.T) {
 	}
 	_, err := e.ns.Open(e.ctx, e.root, "b/f", unix.O_WRONLY, 0)
 	wantErr(t, "write through ro bind", err, unix.EROFS)
+	wantErr(t, "bind on empty path", e.ns.Bind(e.ctx, e.root, "a", e.root, "", 0), unix.ENOENT)
 	e.write("a/f", "changed")
 	if got := e.read("b/f"); got != "changed" {
 		t.Errorf("b/f %q", got)
@@ -252,7 +253,17 @@ func TestMountDetachBindRemount(t *testing.T) {
 	if got := e.read("target"); got != "file" {
 		t.Errorf("bound file %q", got)
 	}
+	tf, err := e.ns.Open(e.ctx, e.root, "target", unix.O_RDONLY, 0)
+	e.must(err)
+	if p := tf.Path(e.ctx); p != "/target" {
+		t.Errorf("path of a bound file %q", p)
+	}
+	tf.Close()
+	if ms := e.ns.Mounts(e.ctx); len(ms) != 3 || ms[2].Target != "/target" {
+		t.Errorf("mounts %+v", ms)
+	}
 	// Remount read-write.
+	e.must(e.ns.Unmount(e.ctx, e.root, "target", 0))
 	e.must(e.ns.Remount(e.ctx, e.root, "b", 0))
 	e.write("b/f", "rw")
 	wantErr(t, "remount non-root", e.ns.Remount(e.ctx, e.root, "a", 0), unix.EINVAL)
@@ -292,7 +303,7 @@ func TestGetcwd(t *testing.T) {
 	e.mkdir("a", 0o755)
 	e.mkdir("a/b", 0o755)
 	e.mkdir("a/b/c", 0o755)
-	c, err := e.ns.LookupDir(e.ctx, e.root, "a/b/c")
+	c, err := e.ns.LookupDir(e.ctx, e.root, "a/b/c", 0)
 	e.must(err)
 	if p, err := e.ns.Path(e.ctx, c); err != nil || p != "/a/b/c" {
 		t.Errorf("%q %v", p, err)
@@ -357,9 +368,9 @@ func TestSearchPermission(t *testing.T) {
 	wantErr(t, "search with x only", err, 0)
 	_, err = e.ns.Open(u, e.root, "a/noread", unix.O_RDONLY, 0)
 	wantErr(t, "open for reading without r", err, unix.EACCES)
-	_, err = e.ns.LookupDir(u, e.root, "a/noexec")
+	_, err = e.ns.LookupDir(u, e.root, "a/noexec", 0)
 	wantErr(t, "chdir without x", err, unix.EACCES)
-	_, err = e.ns.LookupDir(u, e.root, "a/noread/f")
+	_, err = e.ns.LookupDir(u, e.root, "a/noread/f", 0)
 	wantErr(t, "chdir to file", err, unix.ENOTDIR)
 	// Group and other bits.
 	e.write("g", "g")
@@ -370,4 +381,35 @@ func TestSearchPermission(t *testing.T) {
 	e.must(e.ns.Chmod(e.ctx, e.root, "g", 0o060, 0))
 	wantErr(t, "group allowed", e.ns.Access(user(1000, 1000, 50), e.root, "g", unix.R_OK|unix.W_OK, 0), 0)
 	wantErr(t, "owner denied", e.ns.Access(user(1, 50), e.root, "g", unix.R_OK, 0), unix.EACCES)
+}
+
+func TestClone(t *testing.T) {
+	e := newEnv(t)
+	e.mkdir("a", 0o755)
+	e.mkdir("b", 0o755)
+	e.must(e.ns.Mount(e.ctx, e.root, "a", memfs.New(nil), vfs.MountOptions{Source: "a", Type: "tmpfs"}))
+	e.mkdir("a/sub", 0o755)
+	cwd, err := e.ns.LookupDir(e.ctx, e.root, "a/sub", 0)
+	e.must(err)
+	c, tr := e.ns.Clone()
+	ccwd := tr(cwd)
+	if p, err := c.Path(e.ctx, ccwd); err != nil || p != "/a/sub" {
+		t.Errorf("cwd in clone %q %v", p, err)
+	}
+	// Mounts in the clone are its own.
+	e.must(c.Mount(e.ctx, c.Root(), "b", memfs.New(nil), vfs.MountOptions{Source: "b", Type: "tmpfs"}))
+	if len(c.Mounts(e.ctx)) != 3 || len(e.ns.Mounts(e.ctx)) != 2 {
+		t.Errorf("mounts: clone %d, original %d", len(c.Mounts(e.ctx)), len(e.ns.Mounts(e.ctx)))
+	}
+	e.must(e.ns.Unmount(e.ctx, e.root, "a", 0))
+	if _, err := c.Stat(e.ctx, ccwd, "../sub", 0); err != nil {
+		t.Errorf("clone lost its mount: %v", err)
+	}
+	// Files are shared: same file systems.
+	f, err := c.Open(e.ctx, c.Root(), "a/sub/x", unix.O_CREAT|unix.O_WRONLY, 0o644)
+	e.must(err)
+	f.Close()
+	if _, err := e.ns.Stat(e.ctx, cwd, "x", 0); err != nil {
+		t.Errorf("file made in the clone not seen: %v", err)
+	}
 }
