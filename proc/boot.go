@@ -8,17 +8,16 @@ import (
 )
 
 // Start runs the node's first process (pid 1) with the program at path,
-// its descriptors 0, 1 and 2 on the console. When it exits, n.InitExited
-// gets its wait status.
+// its descriptors 0, 1 and 2 on /dev/console, which is also the
+// controlling terminal of its session (as a getty would arrange). When it
+// exits, n.InitExited gets its wait status.
 func (n *Node) Start(path string, argv, envp []string) error {
+	root := n.NS.Root()
 	p := &Process{node: n, PID: n.allocPID(), childEvents: make(chan struct{}), vforkDone: make(chan struct{}),
-		exitSig: SIGCHLD, enosys: map[int]int{}, cwd: "/", umask: 0o022, sig: &sigHand{}, rlimits: defaultLimits(),
+		exitSig: SIGCHLD, enosys: map[int]int{}, cwd: root, umask: 0o022, sig: &sigHand{}, rlimits: defaultLimits(),
 		fds: NewFDTable(), start: n.now()}
 	p.pgid, p.sid = p.PID, p.PID
 	close(p.vforkDone)
-	for fd := int32(0); fd < 3; fd++ {
-		p.fds.install(NewFile(consoleFile{n.Console}, unix.O_RDWR, "/dev/console"), fd, false)
-	}
 	task, err := newTask()
 	if err != nil {
 		return err
@@ -37,7 +36,21 @@ func (n *Node) Start(path string, argv, envp []string) error {
 	n.init = p
 	n.mu.Unlock()
 	n.nprocs.Add(1)
-	if err := t.exec(path, argv, envp); err != nil {
+	ctx := t.ctx()
+	for fd := int32(0); fd < 3; fd++ {
+		f, err := n.NS.Open(ctx, root, "/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0)
+		if err != nil {
+			return fmt.Errorf("/dev/console: %w", err)
+		}
+		if fd == 0 {
+			if _, err := f.Ioctl(ctx, unix.TIOCSCTTY, 0); err != nil && err != unix.ENOTTY {
+				f.Close()
+				return fmt.Errorf("/dev/console: controlling terminal: %w", err)
+			}
+		}
+		p.fds.installAt(f, fd, false)
+	}
+	if err := t.exec(root, path, argv, envp); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	kt := task.Task()

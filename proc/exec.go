@@ -1,32 +1,35 @@
 package proc
 
 import (
-	"bytes"
 	"crypto/rand"
-	"debug/elf"
-	"encoding/binary"
+	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"dunix/arch/amd64"
+	"dunix/fs/vfs"
 	"dunix/kernel"
+	"dunix/proc/elf"
 	"dunix/proc/vm"
 )
 
-// FileSystem is what exec needs of the file system until the VFS is wired
-// in: the bytes of an executable.
-type FileSystem interface {
-	ReadFile(path string) ([]byte, error)
-}
+// maxScriptDepth is how many #! interpreters may lead to one another
+// (Linux: 4 levels; ELOOP beyond).
+const maxScriptDepth = 4
 
-// Limits of execve.
-const (
-	maxArgStrlen = 128 << 10
-	maxArgTotal  = 2 << 20
-	maxArgs      = 1 << 16
-	pieBase      = 0x5555_5555_4000
-)
+// program is an executable found and checked: the open file, its
+// parsed plan, and the arguments after #! processing.
+type program struct {
+	f      *vfs.File
+	img    *elf.Image
+	path   string // the file's path in the namespace (/proc/PID/exe)
+	execfn string // the name given to execve (AT_EXECFN)
+	argv   []string
+	setuid int64 // the owner to run as (set-user-ID file), or -1
+	setgid int64
+}
 
 // image is a loaded program, ready to become a process's address space.
 type image struct {
@@ -35,199 +38,163 @@ type image struct {
 	sp    uint64
 }
 
-// load builds a new address space for the static ELF program data.
-func (n *Node) load(path string, data []byte, argv, envp []string) (*image, error) {
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil || f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Data != elf.ELFDATA2LSB {
-		return nil, syscall.ENOEXEC
-	}
-	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
-		return nil, syscall.ENOEXEC
-	}
-	var bias uint64
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return nil, fmt.Errorf("%s: dynamically linked: dunix runs static binaries only: %w", path, syscall.ENOEXEC)
+// find opens the program at path (relative to at) for t, following #!
+// lines, and parses it. Everything that can fail before the old image is
+// destroyed fails here.
+func (t *Thread) find(at vfs.Loc, path string, argv, envp []string) (*program, error) {
+	ctx := t.ctx()
+	ns := t.p.node.NS
+	execfn := path
+	for depth := 0; ; depth++ {
+		f, err := ns.OpenExec(ctx, at, path)
+		if err != nil {
+			return nil, err
 		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		head := make([]byte, 256)
+		n, err := mapFile{f}.ReadAt(head, 0)
+		if err != nil && n == 0 && st.Size > 0 {
+			f.Close()
+			return nil, err
+		}
+		head = head[:n]
+		if interp, arg, ok := elf.ParseShebang(head); ok {
+			f.Close()
+			if depth >= maxScriptDepth {
+				return nil, syscall.ELOOP
+			}
+			argv = elf.ScriptArgs(interp, arg, path, argv)
+			path = interp
+			t.p.mu.Lock()
+			at = t.p.cwd
+			t.p.mu.Unlock()
+			continue
+		} else if len(head) >= 2 && head[0] == '#' && head[1] == '!' {
+			f.Close()
+			return nil, syscall.ENOEXEC
+		}
+		img, err := elf.Parse(mapFile{f}, st.Size)
+		if err != nil {
+			f.Close()
+			if errors.Is(err, elf.ErrDynamic) {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			return nil, syscall.ENOEXEC
+		}
+		if err := elf.CheckArgs(argv, envp, execfn, elf.MaxArgTotal); err != nil {
+			f.Close()
+			return nil, err
+		}
+		name, err := ns.Path(ctx, f.Loc())
+		if err != nil {
+			name = path
+		}
+		pr := &program{f: f, img: img, path: name, execfn: execfn, argv: argv, setuid: -1, setgid: -1}
+		nosuid := f.Mount() != nil && f.Mount().Flags()&unix.MS_NOSUID != 0
+		if st.Mode&unix.S_ISUID != 0 && !nosuid {
+			pr.setuid = int64(st.UID)
+		}
+		if st.Mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP && !nosuid {
+			pr.setgid = int64(st.GID)
+		}
+		return pr, nil
 	}
-	if f.Type == elf.ET_DYN {
-		bias = pieBase
+}
+
+// load builds a new address space for pr with its initial stack.
+func (n *Node) load(pr *program, cred Cred, envp []string) (*image, error) {
+	img := pr.img
+	if img.PIE {
+		var err error
+		if img, err = img.Relocate(img.DefaultBias()); err != nil {
+			return nil, syscall.ENOEXEC
+		}
 	}
 	mm, err := vm.New(n.Pool)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(e error) (*image, error) { mm.Release(); return nil, e }
-	file := bytes.NewReader(data)
-	phoff := binary.LittleEndian.Uint64(data[32:])
-	var phdr, end uint64
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD || p.Memsz == 0 {
-			continue
-		}
-		if p.Filesz > p.Memsz || p.Off+p.Filesz > uint64(len(data)) || p.Off%vm.PageSize != p.Vaddr%vm.PageSize {
-			return fail(syscall.ENOEXEC)
-		}
-		start := (p.Vaddr + bias) &^ (vm.PageSize - 1)
-		fileEnd := p.Vaddr + bias + p.Filesz
-		memEnd := p.Vaddr + bias + p.Memsz
-		if memEnd >= vm.UserEnd || memEnd < start || start < vm.PageSize {
-			return fail(syscall.ENOEXEC)
-		}
-		prot := 0
-		if p.Flags&elf.PF_R != 0 {
-			prot |= vm.ProtRead
-		}
-		if p.Flags&elf.PF_W != 0 {
-			prot |= vm.ProtWrite
-		}
-		if p.Flags&elf.PF_X != 0 {
-			prot |= vm.ProtExec
-		}
-		// The file's bytes (the last page zero past them), then anonymous
-		// zeros for the rest (BSS).
-		off := int64(p.Off &^ (vm.PageSize - 1))
-		fileBytes := int64(fileEnd - start)
-		filePages := (fileEnd + vm.PageSize - 1) &^ (vm.PageSize - 1)
-		if fileBytes > 0 {
-			if _, err := mm.Map(start, filePages-start, prot, vm.MapPrivate|vm.MapFixedNoreplace, file, off, fileBytes, path); err != nil {
-				return fail(syscall.ENOEXEC)
-			}
-		} else {
-			filePages = start
-		}
-		if memEnd > filePages {
-			if _, err := mm.Map(filePages, memEnd-filePages, prot, vm.MapPrivate|vm.MapAnonymous|vm.MapFixedNoreplace, nil, 0, 0, ""); err != nil {
+	file := mapFile{pr.f}
+	for _, s := range img.Segments {
+		prot := int(s.Prot) // PROT_* values
+		fileLen := (s.FileLen + vm.PageSize - 1) &^ (vm.PageSize - 1)
+		if s.FileLen > 0 {
+			// The file's size is given as s.Off+s.FileLen: the bytes
+			// past FileLen in the last page read as zeros (.bss).
+			if _, err := mm.Map(s.Addr, fileLen, prot, vm.MapPrivate|vm.MapFixedNoreplace,
+				file, int64(s.Off), int64(s.Off+s.FileLen), pr.path); err != nil {
 				return fail(syscall.ENOEXEC)
 			}
 		}
-		if phdr == 0 && p.Off <= phoff && phoff < p.Off+p.Filesz {
-			phdr = p.Vaddr + bias + (phoff - p.Off)
-		}
-		end = max(end, memEnd)
-	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_PHDR {
-			phdr = p.Vaddr + bias
+		if s.Len > fileLen {
+			if _, err := mm.Map(s.Addr+fileLen, s.Len-fileLen, prot, vm.MapPrivate|vm.MapAnonymous|vm.MapFixedNoreplace,
+				nil, 0, 0, ""); err != nil {
+				return fail(syscall.ENOEXEC)
+			}
 		}
 	}
-	if end == 0 {
-		return fail(syscall.ENOEXEC)
+	mm.SetBrk(img.Brk)
+	stackProt := vm.ProtRead | vm.ProtWrite
+	if img.ExecStack {
+		stackProt |= vm.ProtExec
 	}
-	mm.SetBrk((end + vm.PageSize - 1) &^ (vm.PageSize - 1))
-	if _, err := mm.Map(vm.StackTop-vm.StackSize, vm.StackSize, vm.ProtRead|vm.ProtWrite,
+	if _, err := mm.Map(vm.StackTop-vm.StackSize, vm.StackSize, stackProt,
 		vm.MapPrivate|vm.MapAnonymous|vm.MapFixedNoreplace, nil, 0, 0, "[stack]"); err != nil {
 		return fail(err)
 	}
 	var random [16]byte
 	rand.Read(random[:])
-	auxv := [][2]uint64{
-		{atPhdr, phdr}, {atPhent, 56}, {atPhnum, uint64(len(f.Progs))},
-		{atPagesz, vm.PageSize}, {atBase, 0}, {atFlags, 0},
-		{atEntry, f.Entry + bias}, {atUid, 0}, {atEuid, 0}, {atGid, 0}, {atEgid, 0},
-		{atSecure, 0}, {atClktck, 100}, {atHwcap, hwcap()}, {atHwcap2, 0},
-	}
-	stack, sp, err := buildStack(vm.StackTop, argv, envp, path, auxv, random)
+	auxv := img.Auxv(elf.AuxParams{UID: cred.UID, EUID: cred.EUID, GID: cred.GID, EGID: cred.EGID,
+		Secure: cred.UID != cred.EUID || cred.GID != cred.EGID,
+		HWCap:  uint64(kernel.HWCap()), MinSigStkSz: minSigStkSz()})
+	stack, sp, err := elf.BuildStack(vm.StackTop, pr.argv, envp, pr.execfn, auxv, random)
 	if err != nil {
 		return fail(err)
 	}
 	if err := mm.CopyOut(sp, stack); err != nil {
 		return fail(err)
 	}
-	return &image{mm: mm, entry: f.Entry + bias, sp: sp}, nil
+	return &image{mm: mm, entry: img.Entry, sp: sp}, nil
 }
 
-func hwcap() uint64 {
-	return uint64(kernel.HWCap())
+// minSigStkSz is the size of a signal frame (AT_MINSIGSTKSZ).
+func minSigStkSz() uint64 {
+	return uint64(frameSize+kernel.FPUSize()+4+64+128+15) &^ 15
 }
 
-// buildStack lays out argc, argv, envp and auxv below top as Linux does.
-func buildStack(top uint64, argv, envp []string, execfn string, auxv [][2]uint64, random [16]byte) ([]byte, uint64, error) {
-	total := 0
-	for _, s := range append(append([]string{execfn}, argv...), envp...) {
-		if len(s)+1 > maxArgStrlen {
-			return nil, 0, syscall.E2BIG
-		}
-		total += len(s) + 1
-	}
-	if total > maxArgTotal || len(argv)+len(envp) > maxArgs {
-		return nil, 0, syscall.E2BIG
-	}
-	var strs []byte
-	place := func(s string) uint64 { // strings grow downwards from top
-		strs = append([]byte(s+"\x00"), strs...)
-		return top - uint64(len(strs))
-	}
-	execAddr := place(execfn)
-	envAddr := make([]uint64, len(envp))
-	for i := len(envp) - 1; i >= 0; i-- {
-		envAddr[i] = place(envp[i])
-	}
-	argAddr := make([]uint64, len(argv))
-	for i := len(argv) - 1; i >= 0; i-- {
-		argAddr[i] = place(argv[i])
-	}
-	platform := place("x86_64")
-	strs = append(random[:], strs...)
-	randAddr := top - uint64(len(strs))
-	aux := append(append([][2]uint64{}, auxv...), [2]uint64{atRandom, randAddr},
-		[2]uint64{atExecfn, execAddr}, [2]uint64{atPlatform, platform}, [2]uint64{atNull, 0})
-	words := 1 + len(argv) + 1 + len(envp) + 1 + 2*len(aux)
-	sp := (top - uint64(len(strs)) - uint64(words)*8) &^ 15
-	buf := make([]byte, top-sp)
-	le := binary.LittleEndian
-	w := 0
-	put := func(v uint64) { le.PutUint64(buf[w:], v); w += 8 }
-	put(uint64(len(argv)))
-	for _, a := range argAddr {
-		put(a)
-	}
-	put(0)
-	for _, e := range envAddr {
-		put(e)
-	}
-	put(0)
-	for _, kv := range aux {
-		put(kv[0])
-		put(kv[1])
-	}
-	copy(buf[len(buf)-len(strs):], strs)
-	return buf, sp, nil
-}
-
-// exec replaces t's process image with the program at path.
-func (t *Thread) exec(path string, argv, envp []string) error {
-	n := t.p.node
-	data, err := n.FS.ReadFile(path)
+// exec replaces t's process image with the program at path (relative to
+// at): execve(2). On success t resumes at the program's entry.
+func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
+	pr, err := t.find(at, path, argv, envp)
 	if err != nil {
 		return err
 	}
-	if bytes.HasPrefix(data, []byte("#!")) {
-		line, _, _ := bytes.Cut(data[2:], []byte("\n"))
-		fields := strings.Fields(string(line))
-		if len(fields) == 0 {
-			return syscall.ENOEXEC
-		}
-		interp := fields[0]
-		nargv := []string{interp}
-		if len(fields) > 1 {
-			nargv = append(nargv, strings.Join(fields[1:], " "))
-		}
-		nargv = append(nargv, path)
-		if len(argv) > 1 {
-			nargv = append(nargv, argv[1:]...)
-		}
-		if data, err = n.FS.ReadFile(interp); err != nil {
-			return err
-		}
-		path, argv = interp, nargv
-	}
-	img, err := n.load(path, data, argv, envp)
-	if err != nil {
-		return err
-	}
+	defer pr.f.Close() // the mappings hold their own references
 	p := t.p
-	// One thread remains: the others die (de_thread).
+	p.mu.Lock()
+	cred := p.cred
+	p.mu.Unlock()
+	if p.noNewPrivs {
+		pr.setuid, pr.setgid = -1, -1
+	}
+	if pr.setuid >= 0 {
+		cred.EUID, cred.SUID, cred.FSUID = uint32(pr.setuid), uint32(pr.setuid), uint32(pr.setuid)
+	}
+	if pr.setgid >= 0 {
+		cred.EGID, cred.SGID, cred.FSGID = uint32(pr.setgid), uint32(pr.setgid), uint32(pr.setgid)
+	}
+	cred.SUID, cred.SGID = cred.EUID, cred.EGID
+	img, err := p.node.load(pr, cred, envp)
+	if err != nil {
+		return err
+	}
+	// The point of no return. One thread remains: the others die
+	// (de_thread).
 	p.mu.Lock()
 	others := []*Thread{}
 	for _, o := range p.threads {
@@ -249,14 +216,20 @@ func (t *Thread) exec(path string, argv, envp []string) error {
 	}
 	p.mu.Lock()
 	p.mm = img.mm
-	p.exe = path
-	p.args = argv
+	p.cred = cred
+	p.exe = pr.path
+	p.exeLoc = pr.f.Loc()
+	p.args = pr.argv
+	p.env = envp
 	p.mu.Unlock()
-	old.Release()
+	if old != nil {
+		old.Release()
+	}
 	p.fds.closeOnExec()
 	p.sig.resetForExec()
 	t.altSP, t.altSize, t.altFlags = 0, 0, ssDisable
 	t.clearTID = 0
+	t.setComm(baseName(pr.execfn))
 	r := t.task.Regs()
 	*r = amd64.Frame{}
 	r.RIP, r.RSP = img.entry, img.sp
@@ -267,26 +240,3 @@ func (t *Thread) exec(path string, argv, envp []string) error {
 	p.releaseVfork()
 	return nil
 }
-
-// Auxiliary-vector keys.
-const (
-	atNull     = 0
-	atPhdr     = 3
-	atPhent    = 4
-	atPhnum    = 5
-	atPagesz   = 6
-	atBase     = 7
-	atFlags    = 8
-	atEntry    = 9
-	atUid      = 11
-	atEuid     = 12
-	atGid      = 13
-	atEgid     = 14
-	atPlatform = 15
-	atHwcap    = 16
-	atClktck   = 17
-	atSecure   = 23
-	atRandom   = 25
-	atHwcap2   = 26
-	atExecfn   = 31
-)

@@ -1,57 +1,27 @@
 package proc
 
 import (
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"dunix/fs/vfs"
 )
 
-// File is an open file description as the process layer uses it: shared
-// by dup and fork, with its own offset and status flags. The file system
-// behind it provides fileOps.
-type File struct {
-	refs  atomic.Int32
-	ops   fileOps
-	flags atomic.Uint32 // O_* status flags (O_APPEND, O_NONBLOCK, access mode)
-	Path  string
-}
-
-// fileOps is what an open file does. Operations that would block return
-// EAGAIN; the caller waits on Ready and retries.
-type fileOps interface {
-	Read(b []byte) (int, error)
-	Write(b []byte) (int, error)
-	Close() error
-}
-
-// NewFile wraps ops in a description with one reference.
-func NewFile(ops fileOps, flags uint32, path string) *File {
-	f := &File{ops: ops, Path: path}
-	f.refs.Store(1)
-	f.flags.Store(flags)
-	return f
-}
-
-// IncRef adds a reference.
-func (f *File) IncRef() { f.refs.Add(1) }
-
-// DecRef drops a reference; the last one closes the file.
-func (f *File) DecRef() {
-	if f.refs.Add(-1) == 0 {
-		f.ops.Close()
-	}
-}
-
-// FDTable maps descriptor numbers to descriptions.
+// FDTable maps descriptor numbers to open file descriptions (*vfs.File),
+// shared by CLONE_FILES threads and copied by fork. Each entry holds one
+// reference to its File; close-on-exec is kept per descriptor, as Linux
+// does.
 type FDTable struct {
 	refs atomic.Int32
 	mu   sync.Mutex
 	fds  map[int32]fdEntry
-	max  int32
+	max  int32 // RLIMIT_NOFILE: descriptors are below it
 }
 
 type fdEntry struct {
-	f       *File
+	f       *vfs.File
 	cloexec bool
 }
 
@@ -91,16 +61,19 @@ func (t *FDTable) release() {
 	t.fds = map[int32]fdEntry{}
 	t.mu.Unlock()
 	for _, e := range fds {
-		e.f.DecRef()
+		e.f.Close()
 	}
 }
 
-// get returns the description of fd with a reference the caller drops.
-func (t *FDTable) get(fd int32) (*File, error) {
+// get returns the description of fd with a reference the caller drops
+// with Close. O_PATH descriptors are refused (EBADF) unless path is set.
+func (t *FDTable) get(fd int32) (*vfs.File, error) { return t.getPath(fd, false) }
+
+func (t *FDTable) getPath(fd int32, path bool) (*vfs.File, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.fds[fd]
-	if !ok {
+	if !ok || !path && e.f.IsPath() {
 		return nil, syscall.EBADF
 	}
 	e.f.IncRef()
@@ -108,30 +81,38 @@ func (t *FDTable) get(fd int32) (*File, error) {
 }
 
 // install puts f at the lowest free number >= min; the table takes the
-// caller's reference.
-func (t *FDTable) install(f *File, min int32, cloexec bool) (int32, error) {
+// caller's reference, which is dropped on failure (EMFILE).
+func (t *FDTable) install(f *vfs.File, min int32, cloexec bool) (int32, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for fd := min; fd < t.max; fd++ {
 		if _, used := t.fds[fd]; !used {
 			t.fds[fd] = fdEntry{f, cloexec}
+			t.mu.Unlock()
 			return fd, nil
 		}
+	}
+	t.mu.Unlock()
+	f.Close()
+	if min >= t.max {
+		return -1, syscall.EINVAL
 	}
 	return -1, syscall.EMFILE
 }
 
-// installAt puts f at fd, closing what was there (dup2).
-func (t *FDTable) installAt(f *File, fd int32, cloexec bool) error {
+// installAt puts f at fd, closing what was there (dup2); the table takes
+// the caller's reference, which is dropped on failure.
+func (t *FDTable) installAt(f *vfs.File, fd int32, cloexec bool) error {
+	t.mu.Lock()
 	if fd < 0 || fd >= t.max {
+		t.mu.Unlock()
+		f.Close()
 		return syscall.EBADF
 	}
-	t.mu.Lock()
 	old, had := t.fds[fd]
 	t.fds[fd] = fdEntry{f, cloexec}
 	t.mu.Unlock()
 	if had {
-		old.f.DecRef()
+		old.f.Close()
 	}
 	return nil
 }
@@ -145,14 +126,60 @@ func (t *FDTable) remove(fd int32) error {
 	if !ok {
 		return syscall.EBADF
 	}
-	e.f.DecRef()
+	e.f.Close()
+	return nil
+}
+
+// closeRange closes the descriptors in [first, last] (close_range), or
+// marks them close-on-exec.
+func (t *FDTable) closeRange(first, last uint32, cloexec bool) {
+	t.mu.Lock()
+	var drop []*vfs.File
+	for fd, e := range t.fds {
+		if uint32(fd) < first || uint32(fd) > last {
+			continue
+		}
+		if cloexec {
+			e.cloexec = true
+			t.fds[fd] = e
+			continue
+		}
+		drop = append(drop, e.f)
+		delete(t.fds, fd)
+	}
+	t.mu.Unlock()
+	for _, f := range drop {
+		f.Close()
+	}
+}
+
+// cloexec returns and sets the close-on-exec flag of fd.
+func (t *FDTable) cloexec(fd int32) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.fds[fd]
+	if !ok {
+		return false, syscall.EBADF
+	}
+	return e.cloexec, nil
+}
+
+func (t *FDTable) setCloexec(fd int32, on bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.fds[fd]
+	if !ok {
+		return syscall.EBADF
+	}
+	e.cloexec = on
+	t.fds[fd] = e
 	return nil
 }
 
 // closeOnExec closes the descriptors marked close-on-exec.
 func (t *FDTable) closeOnExec() {
 	t.mu.Lock()
-	var drop []*File
+	var drop []*vfs.File
 	for fd, e := range t.fds {
 		if e.cloexec {
 			drop = append(drop, e.f)
@@ -161,23 +188,24 @@ func (t *FDTable) closeOnExec() {
 	}
 	t.mu.Unlock()
 	for _, f := range drop {
-		f.DecRef()
+		f.Close()
 	}
 }
 
-// waitable files tell when to retry an operation that returned EAGAIN: the
-// channel is closed when readiness may have changed.
-type waitable interface {
-	Ready(write bool) <-chan struct{}
+// list returns the open descriptor numbers, ascending.
+func (t *FDTable) list() []int32 {
+	t.mu.Lock()
+	out := make([]int32, 0, len(t.fds))
+	for fd := range t.fds {
+		out = append(out, fd)
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
-func (t *Thread) waitReadable(f *File) error { return t.waitFile(f, false) }
-func (t *Thread) waitWritable(f *File) error { return t.waitFile(f, true) }
-
-func (t *Thread) waitFile(f *File, write bool) error {
-	w, ok := f.ops.(waitable)
-	if !ok {
-		return syscall.EIO // a file that says EAGAIN but cannot be waited for
-	}
-	return t.block(w.Ready(write))
+func (t *FDTable) setMax(n int32) {
+	t.mu.Lock()
+	t.max = max(n, 3)
+	t.mu.Unlock()
 }

@@ -3,6 +3,9 @@ package proc
 import (
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
+	"dunix/fs/vfs"
 	"dunix/kernel"
 	"dunix/proc/vm"
 )
@@ -50,21 +53,27 @@ func (n *Node) memory() (total, free uint64) {
 	return s.MemTotal, s.MemFree
 }
 
-// mappable returns what backs a file mapping of f.
-func mappable(f *File, prot, flags int) (vm.Backing, int64, string, error) {
-	type mapper interface {
-		Mappable() (vm.Backing, int64, error)
+// mappable returns what backs a file mapping of f: the file itself, read
+// page by page at faults. A shared writable mapping would have to write
+// back, which the file systems cannot do yet (ENODEV, as Linux says for a
+// file that cannot be mapped so).
+func (t *Thread) mappable(f *vfs.File, prot, flags int) (vm.Backing, int64, string, error) {
+	if !f.Readable() {
+		return nil, 0, "", syscall.EACCES
 	}
-	m, ok := f.ops.(mapper)
-	if !ok {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if st.Type() != unix.S_IFREG {
 		return nil, 0, "", syscall.ENODEV
 	}
-	b, size, err := m.Mappable()
-	return b, size, f.Path, err
-}
-
-func (t *FDTable) setMax(n int32) {
-	t.mu.Lock()
-	t.max = max(n, 3)
-	t.mu.Unlock()
+	if flags&vm.MapShared != 0 && prot&vm.ProtWrite != 0 {
+		if !f.Writable() {
+			return nil, 0, "", syscall.EACCES
+		}
+		t.enosysFeature("shared writable file mappings")
+		return nil, 0, "", syscall.ENODEV
+	}
+	return mapFile{f}, st.Size, f.Path(t.ctx()), nil
 }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"dunix/fs/vfs"
 	"dunix/proc/vm"
 )
 
@@ -27,10 +28,11 @@ import (
 // processes share.
 type Node struct {
 	Pool *vm.Pool
-	// FS is the node's file system.
-	FS FileSystem
-	// Console is the node's terminal, /dev/console.
-	Console *Console
+	// NS is the node's file namespace.
+	NS *vfs.Namespace
+	// FSTypes makes file systems for mount(2), by type name ("tmpfs",
+	// "proc"): source and data are mount's arguments.
+	FSTypes map[string]func(source, data string) (vfs.Filesystem, error)
 	// ReportENOSYS prints each process's first call of each unimplemented
 	// system call.
 	ReportENOSYS bool
@@ -45,6 +47,7 @@ type Node struct {
 	nprocs   atomic.Int32
 	maxProcs int32
 	enosys   [512]atomic.Uint32
+	features map[string]int // unimplemented features asked for (enosysFeature)
 	boot     int64 // ns, wall clock at boot (for /proc/uptime, stat)
 }
 
@@ -60,7 +63,8 @@ type Process struct {
 	cred     Cred
 	mm       *vm.Space
 	fds      *FDTable
-	cwd      string
+	cwd      vfs.Loc // working directory
+	root     vfs.Loc // root directory (chroot); zero: the namespace's
 	umask    uint32
 	sig      *sigHand // shared by CLONE_SIGHAND threads
 	pending  sigSet   // process-directed signals
@@ -71,10 +75,16 @@ type Process struct {
 	status   int32 // wait status (exit code << 8, or signal)
 	exitSig  int   // signal to the parent at exit (SIGCHLD)
 	rlimits  [16]rlimit
-	exe      string
+	exe      string  // path of the program, as exec resolved it
+	exeLoc   vfs.Loc // the program file (/proc/PID/exe)
 	args     []string
+	env      []string
 	start    int64 // ns since boot
 	stopped  bool
+
+	notDumpable bool // PR_SET_DUMPABLE 0
+	pdeathSig   int  // PR_SET_PDEATHSIG: sent when the parent exits
+	noNewPrivs  bool // PR_SET_NO_NEW_PRIVS: exec does not honour set-user-ID
 
 	// childEvents is closed and replaced whenever a child changes state
 	// (wait4 blocks on it).
@@ -86,6 +96,7 @@ type Process struct {
 	exitOnce sync.Once
 	// ENOSYS calls of this process, by number.
 	enosys       map[int]int
+	features     map[string]bool
 	utime, stime int64
 	itReal       itimer
 }
@@ -98,8 +109,8 @@ type Cred struct {
 }
 
 // NewNode prepares the process layer.
-func NewNode(pool *vm.Pool, fsys FileSystem, console *Console) *Node {
-	return &Node{Pool: pool, FS: fsys, Console: console, procs: map[int32]*Process{}, threads: map[int32]*Thread{},
+func NewNode(pool *vm.Pool, ns *vfs.Namespace) *Node {
+	return &Node{Pool: pool, NS: ns, procs: map[int32]*Process{}, threads: map[int32]*Thread{},
 		nextPID: 1, maxProcs: 4000}
 }
 
@@ -188,9 +199,28 @@ type Thread struct {
 	dead     bool
 	// restartNr is the system call to run again if a signal interrupts it
 	// (-1: none); trapno the vector of the last fault (for sigcontext).
-	restartNr int64
-	trapno    uint64
+	restartNr  int64
+	trapno     uint64
+	handlerRan bool
+	comm       string // the thread's name (prctl PR_SET_NAME, /proc/PID/comm), at most 15 bytes // cancelRestart is deciding for a signal with a handler
 }
 
 // Errors.
 var errNoProc = syscall.ESRCH
+
+// setComm sets the thread's name, cut to 15 bytes as Linux's TASK_COMM_LEN.
+func (t *Thread) setComm(s string) {
+	if len(s) > 15 {
+		s = s[:15]
+	}
+	t.mu.Lock()
+	t.comm = s
+	t.mu.Unlock()
+}
+
+// Comm returns the thread's name.
+func (t *Thread) Comm() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.comm
+}

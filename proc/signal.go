@@ -329,7 +329,9 @@ func (t *Thread) deliverSignals() bool {
 				return false
 			}
 		}
+		t.handlerRan = true
 		t.cancelRestart(act.Flags&saRestart != 0)
+		t.handlerRan = false
 		if err := t.pushFrame(sig, &act, &info); err != nil {
 			// No room for the frame: SIGSEGV, as Linux does.
 			t.p.exitGroup(SIGSEGV, false)
@@ -340,12 +342,21 @@ func (t *Thread) deliverSignals() bool {
 
 // Restart of interrupted system calls: a handler with SA_RESTART (or no
 // handler at all) lets the call run again; otherwise it fails with EINTR.
-const errRestart = syscall.Errno(512) // ERESTARTSYS
+// errRestartNoHand (poll, select, epoll_wait, sigsuspend-like waits)
+// runs again only when no handler ran: a handler always makes it EINTR.
+const (
+	errRestart       = syscall.Errno(512) // ERESTARTSYS
+	errRestartNoHand = syscall.Errno(514) // ERESTARTNOHAND
+)
 
 func (t *Thread) cancelRestart(restart bool) {
 	r := t.task.Regs()
-	if int64(r.RAX) != -int64(errRestart) || t.restartNr < 0 {
+	kind := -int64(r.RAX)
+	if kind != int64(errRestart) && kind != int64(errRestartNoHand) || t.restartNr < 0 {
 		return
+	}
+	if kind == int64(errRestartNoHand) && t.handlerRan {
+		restart = false
 	}
 	if restart {
 		r.RAX = uint64(t.restartNr)

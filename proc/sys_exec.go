@@ -1,20 +1,21 @@
 package proc
 
 import (
+	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"dunix/fs/vfs"
+	"dunix/proc/elf"
 )
 
 func init() {
 	reg(unix.SYS_EXECVE, func(t *Thread, a *[6]uint64) (uint64, error) {
-		return 0, t.execve(a[0], a[1], a[2])
+		return 0, t.execve(unix.AT_FDCWD, a[0], a[1], a[2], 0)
 	})
 	reg(unix.SYS_EXECVEAT, func(t *Thread, a *[6]uint64) (uint64, error) {
-		if int32(a[0]) != unix.AT_FDCWD || a[4] != 0 {
-			return 0, syscall.EINVAL // relative to a directory descriptor: not yet
-		}
-		return 0, t.execve(a[1], a[2], a[3])
+		return 0, t.execve(int32(a[0]), a[1], a[2], a[3], int(a[4]))
 	})
 }
 
@@ -30,7 +31,7 @@ func (t *Thread) stringArray(addr uint64) ([]string, error) {
 		if ptr == 0 {
 			break
 		}
-		s, err := t.p.mm.CopyInString(ptr, maxArgStrlen)
+		s, err := t.p.mm.CopyInString(ptr, elf.MaxArgStrlen)
 		if err == syscall.ENAMETOOLONG {
 			return nil, syscall.E2BIG
 		}
@@ -38,7 +39,7 @@ func (t *Thread) stringArray(addr uint64) ([]string, error) {
 			return nil, err
 		}
 		total += len(s) + 1
-		if total > maxArgTotal || len(out) >= maxArgs {
+		if total > elf.MaxArgTotal || len(out) >= elf.MaxArgTotal/8 {
 			return nil, syscall.E2BIG
 		}
 		out = append(out, s)
@@ -47,10 +48,27 @@ func (t *Thread) stringArray(addr uint64) ([]string, error) {
 	return out, nil
 }
 
-func (t *Thread) execve(pathp, argvp, envp uint64) error {
-	path, err := t.p.mm.CopyInString(pathp, 4096)
+func (t *Thread) execve(dirfd int32, pathp, argvp, envp uint64, flags int) error {
+	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+		return syscall.EINVAL
+	}
+	at, path, err := t.atPath(dirfd, pathp, flags)
 	if err != nil {
 		return err
+	}
+	if path == "" {
+		// fexecve: the program is the open file itself, reached through
+		// its /proc link.
+		path = fmt.Sprintf("/proc/self/fd/%d", dirfd)
+		at = vfs.Loc{}
+	} else if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
+		st, err := t.p.node.NS.Stat(t.ctx(), at, path, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil {
+			return err
+		}
+		if st.Type() == unix.S_IFLNK {
+			return syscall.ELOOP
+		}
 	}
 	argv, err := t.stringArray(argvp)
 	if err != nil {
@@ -60,22 +78,8 @@ func (t *Thread) execve(pathp, argvp, envp uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := t.exec(t.p.resolve(path), argv, env); err != nil {
+	if err := t.exec(at, path, argv, env); err != nil {
 		return err
 	}
 	return errNoReturn
-}
-
-// resolve makes path absolute against the working directory.
-func (p *Process) resolve(path string) string {
-	if len(path) > 0 && path[0] == '/' {
-		return path
-	}
-	p.mu.Lock()
-	cwd := p.cwd
-	p.mu.Unlock()
-	if cwd == "/" {
-		return "/" + path
-	}
-	return cwd + "/" + path
 }

@@ -3,6 +3,7 @@ package proc
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"runtime"
 	"syscall"
 
@@ -103,18 +104,78 @@ func init() {
 		return 0, t.p.mm.Zero(a[1], 144)
 	})
 	reg(unix.SYS_PRCTL, func(t *Thread, a *[6]uint64) (uint64, error) {
-		switch a[0] {
-		case unix.PR_SET_NAME, unix.PR_SET_DUMPABLE, unix.PR_SET_PDEATHSIG:
-			return 0, nil
-		case unix.PR_GET_DUMPABLE:
-			return 1, nil
-		case unix.PR_GET_NAME:
-			name := make([]byte, 16)
-			copy(name[:15], baseName(t.p.exe))
-			return 0, t.p.mm.CopyOut(a[1], name)
-		}
-		return 0, syscall.EINVAL
+		return t.prctl(int(a[0]), a[1])
 	})
+}
+
+// prctl(2): the operations user programs commonly ask for.
+func (t *Thread) prctl(op int, arg uint64) (uint64, error) {
+	p := t.p
+	switch op {
+	case unix.PR_SET_NAME:
+		name, err := p.mm.CopyInString(arg, 4096)
+		if err == syscall.ENAMETOOLONG {
+			b := make([]byte, 16)
+			if err := p.mm.CopyIn(arg, b); err != nil {
+				return 0, err
+			}
+			name, err = string(b[:15]), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		t.setComm(name)
+		return 0, nil
+	case unix.PR_GET_NAME:
+		name := make([]byte, 16)
+		copy(name[:15], t.Comm())
+		return 0, p.mm.CopyOut(arg, name)
+	case unix.PR_SET_DUMPABLE:
+		if arg > 1 {
+			return 0, syscall.EINVAL
+		}
+		p.mu.Lock()
+		p.notDumpable = arg == 0
+		p.mu.Unlock()
+		return 0, nil
+	case unix.PR_GET_DUMPABLE:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.notDumpable {
+			return 0, nil
+		}
+		return 1, nil
+	case unix.PR_SET_PDEATHSIG:
+		if arg != 0 && !validSig(int(arg)) {
+			return 0, syscall.EINVAL
+		}
+		p.mu.Lock()
+		p.pdeathSig = int(arg)
+		p.mu.Unlock()
+		return 0, nil
+	case unix.PR_GET_PDEATHSIG:
+		p.mu.Lock()
+		sig := p.pdeathSig
+		p.mu.Unlock()
+		return 0, putU32(p, arg, uint32(sig))
+	case unix.PR_SET_NO_NEW_PRIVS:
+		if arg != 1 {
+			return 0, syscall.EINVAL
+		}
+		p.mu.Lock()
+		p.noNewPrivs = true
+		p.mu.Unlock()
+		return 0, nil
+	case unix.PR_GET_NO_NEW_PRIVS:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.noNewPrivs {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	t.enosysFeature(fmt.Sprintf("prctl operation %d", op))
+	return 0, syscall.EINVAL
 }
 
 func baseName(p string) string {

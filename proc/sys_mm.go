@@ -73,8 +73,8 @@ func (t *Thread) mmap(addr, length uint64, prot, flags int, fd int32, off int64)
 	if err != nil {
 		return 0, err
 	}
-	defer f.DecRef()
-	backing, size, name, err := mappable(f, prot, flags)
+	defer f.Close()
+	backing, size, name, err := t.mappable(f, prot, flags)
 	if err != nil {
 		return 0, err
 	}

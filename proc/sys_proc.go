@@ -220,7 +220,7 @@ func (p *Process) fork(flags uint64) (*Process, error) {
 	} else {
 		c.fds = p.fds.fork()
 	}
-	c.cwd = p.cwd
+	c.cwd, c.root = p.cwd, p.root
 	c.umask = p.umask
 	if flags&unix.CLONE_SIGHAND != 0 {
 		c.sig = p.sig
@@ -228,7 +228,7 @@ func (p *Process) fork(flags uint64) (*Process, error) {
 		c.sig = p.sig.clone()
 	}
 	c.rlimits = p.rlimits
-	c.exe, c.args = p.exe, p.args
+	c.exe, c.exeLoc, c.args, c.env = p.exe, p.exeLoc, p.args, p.env
 	p.children = append(p.children, c)
 	p.mu.Unlock()
 	n.mu.Lock()
@@ -309,12 +309,22 @@ func (p *Process) finish() {
 	p.mu.Unlock()
 	n.nprocs.Add(-1)
 
-	// Orphans go to init, which reaps them.
+	// Orphans go to init, which reaps them; those that asked get their
+	// PR_SET_PDEATHSIG signal.
+	var deathSigs []*Process
+	defer func() {
+		for _, c := range deathSigs {
+			c.signal(c.pdeathSig, sigInfo{Signo: int32(c.pdeathSig), Code: siUser, PID: p.PID})
+		}
+	}()
 	if init := n.init; init != nil && init != p {
 		init.mu.Lock()
 		for _, c := range children {
 			c.mu.Lock()
 			c.ppid = 1
+			if c.pdeathSig != 0 && !c.zombie {
+				deathSigs = append(deathSigs, c)
+			}
 			c.mu.Unlock()
 			init.children = append(init.children, c)
 		}

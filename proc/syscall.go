@@ -49,8 +49,8 @@ func (t *Thread) syscall() {
 	case err == nil:
 		r.RAX = ret
 	case err == errNoReturn:
-	case err == errRestart:
-		r.RAX = neg(errRestart)
+	case err == errRestart || err == errRestartNoHand:
+		r.RAX = neg(err.(syscall.Errno))
 		t.restartNr = int64(nr)
 	default:
 		var e syscall.Errno
@@ -75,6 +75,43 @@ func (t *Thread) enosys(nr uint64) {
 	if first && p.node.ReportENOSYS {
 		fmt.Fprintf(os.Stdout, "dunix: %s (pid %d) called unimplemented system call %d (%s): ENOSYS\n", p.exe, p.PID, nr, sysName(nr))
 	}
+}
+
+// enosysFeature counts a call that asked for a feature of an implemented
+// system call that is not implemented (record locks, say); the call
+// fails with the errno Linux uses for "not supported here". Reported
+// once per process, like unimplemented calls.
+func (t *Thread) enosysFeature(what string) {
+	p := t.p
+	n := p.node
+	n.mu.Lock()
+	if n.features == nil {
+		n.features = map[string]int{}
+	}
+	n.features[what]++
+	n.mu.Unlock()
+	p.mu.Lock()
+	if p.features == nil {
+		p.features = map[string]bool{}
+	}
+	first := !p.features[what]
+	p.features[what] = true
+	p.mu.Unlock()
+	if first && n.ReportENOSYS {
+		fmt.Fprintf(os.Stdout, "dunix: %s (pid %d) used an unimplemented feature: %s\n", p.exe, p.PID, what)
+	}
+}
+
+// Unimplemented returns the counts of unimplemented features asked for on
+// this node, by name.
+func (n *Node) Unimplemented() map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := make(map[string]int, len(n.features))
+	for k, v := range n.features {
+		m[k] = v
+	}
+	return m
 }
 
 // ENOSYSCalls returns the unimplemented calls the process made.

@@ -1,23 +1,29 @@
-// Package userland starts a node's user space: it builds the root file
-// system from the archive the boot loader loaded (a newc cpio), sets up the
-// console, and runs the first process, whose exit powers the node off with
+// Package userland starts a node's user space: it unpacks the archive the
+// boot loader loaded (a newc cpio) into a memory file system as the root,
+// mounts /dev (devfs, with the console as /dev/console and /dev/tty) and
+// /proc, and runs the first process, whose exit powers the node off with
 // its exit status (128+n when signal n killed it).
 //
 // The program to run comes from the archive's /etc/dunix/run (arguments
 // separated by NUL bytes; `dunix run` writes it) or from the kernel
-// command line (dunix.init=PATH); without either, /bin/sh.
+// command line (dunix.init=PATH); without either, /bin/sh. Extra
+// environment comes from /etc/dunix/env (NUL-separated NAME=value).
 package userland
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"strings"
-	"syscall"
 
-	"dunix/fs/cpio"
+	"golang.org/x/sys/unix"
+
+	"dunix/fs/devfs"
+	"dunix/fs/memfs"
+	"dunix/fs/pipe"
+	"dunix/fs/vfs"
 	"dunix/kernel"
 	"dunix/kernel/cmdline"
 	"dunix/proc"
@@ -31,33 +37,76 @@ func Start(flags cmdline.Flags) bool {
 	if archive == nil {
 		return false
 	}
-	root, err := readArchive(archive)
-	if err != nil {
-		fmt.Printf("dunix: root archive: %v\n", err)
-		kernel.PowerOff(4)
+	if err := start(archive, flags); err != nil {
+		fmt.Printf("dunix: %v\n", err)
+		kernel.PowerOff(127)
 	}
-	argv := []string{"/bin/sh"}
-	if run, ok := root.files["/etc/dunix/run"]; ok {
-		argv = strings.Split(strings.TrimRight(string(run), "\x00"), "\x00")
+	return true
+}
+
+func start(archive []byte, flags cmdline.Flags) error {
+	total, _ := memory()
+	root := memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}) // tmpfs's default: half the RAM
+	if err := root.LoadCPIO(bytes.NewReader(archive)); err != nil {
+		return fmt.Errorf("root archive: %w", err)
 	}
-	if p := flags.String("dunix.init"); p != "" {
-		argv = []string{p}
+	devices := devfs.NewRegistry(rand.Reader)
+	ns := vfs.NewNamespace(root, vfs.Options{Devices: devices, FIFOs: pipe.NewFIFOTable(),
+		Root: vfs.MountOptions{Source: "rootfs", Type: "rootfs"}})
+	node := proc.NewNode(vm.NewPool(proc.Machine{}), ns)
+	node.FSTypes = map[string]func(source, data string) (vfs.Filesystem, error){
+		"tmpfs":    func(string, string) (vfs.Filesystem, error) { return memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}), nil },
+		"devtmpfs": func(string, string) (vfs.Filesystem, error) { return devfs.New(), nil },
 	}
-	env := []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "TERM=vt100"}
-	console := proc.NewConsole(os.Stdout)
+
+	// The console: a terminal on the kernel's console port.
+	console := node.NewTerminal(kernel.ConsoleWriter{})
+	if err := devices.Register(unix.S_IFCHR, devfs.TTYAuxMajor, devfs.ConsoleMinor, console); err != nil {
+		return err
+	}
+	if err := devices.Register(unix.S_IFCHR, devfs.TTYAuxMajor, devfs.TTYMinor, devfs.OpenFunc(console.ControllingOpener())); err != nil {
+		return err
+	}
 	go func() {
 		buf := make([]byte, 256)
 		for {
 			n, err := os.Stdin.Read(buf)
 			if n > 0 {
-				console.Input(append([]byte(nil), buf[:n]...))
+				console.TTY.Input(buf[:n])
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
-	node := proc.NewNode(vm.NewPool(proc.Machine{}), root, console)
+
+	ctx := vfs.RootCtx()
+	for _, m := range []struct{ dir, typ, source string }{{"/dev", "devtmpfs", "devtmpfs"}} {
+		if err := ns.Mkdir(ctx, ns.Root(), m.dir, 0o755); err != nil && err != unix.EEXIST {
+			return fmt.Errorf("%s: %w", m.dir, err)
+		}
+		fs, err := node.FSTypes[m.typ](m.source, "")
+		if err != nil {
+			return err
+		}
+		if err := ns.Mount(ctx, ns.Root(), m.dir, fs, vfs.MountOptions{Source: m.source, Type: m.typ,
+			Flags: unix.MS_NOSUID | unix.MS_NOEXEC*boolU32(m.typ == "proc")}); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dir, err)
+		}
+	}
+
+	argv := []string{"/bin/sh"}
+	if run := readFile(ns, "/etc/dunix/run"); len(run) > 0 {
+		argv = strings.Split(strings.TrimRight(string(run), "\x00"), "\x00")
+	}
+	if p := flags.String("dunix.init"); p != "" {
+		argv = []string{p}
+	}
+	env := []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "TERM=vt100"}
+	if extra := strings.TrimRight(string(readFile(ns, "/etc/dunix/env")), "\x00"); extra != "" {
+		env = append(env, strings.Split(extra, "\x00")...)
+	}
+
 	// Each program's first call of an unimplemented system call is
 	// reported, unless the node runs quietly (dunix run); dunix.enosys=1
 	// asks for the reports anyway.
@@ -71,59 +120,41 @@ func Start(flags cmdline.Flags) bool {
 		kernel.PowerOff(code)
 	}
 	if err := node.Start(argv[0], argv, env); err != nil {
-		fmt.Printf("dunix: cannot run %s: %v\n", argv[0], err)
-		kernel.PowerOff(127)
+		return fmt.Errorf("cannot run %s: %w", argv[0], err)
 	}
-	return true
+	return nil
 }
 
-// archiveFS is the root file system until the VFS is wired in: the files
-// of the archive in memory.
-type archiveFS struct {
-	files map[string][]byte
-	links map[string]string
+func boolU32(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
-func readArchive(b []byte) (*archiveFS, error) {
-	fs := &archiveFS{files: map[string][]byte{}, links: map[string]string{}}
-	r := cpio.NewReader(bytes.NewReader(b))
-	for {
-		h, err := r.Next()
-		if err == io.EOF {
-			return fs, nil
-		}
-		if err != nil {
-			return fs, err
-		}
-		name := path.Clean("/" + h.Name)
-		switch h.Type() {
-		case cpio.TypeReg:
-			data, err := io.ReadAll(r)
-			if err != nil {
-				return fs, err
-			}
-			fs.files[name] = data
-		case cpio.TypeSymlink:
-			fs.links[name] = h.Linkname
-		}
+// readFile returns the contents of a small file of the root, nil if it
+// is missing.
+func readFile(ns *vfs.Namespace, path string) []byte {
+	f, err := ns.Open(vfs.RootCtx(), ns.Root(), path, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil
 	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(fileReader{f}, 1<<20))
+	return b
 }
 
-// ReadFile implements proc.FileSystem.
-func (fs *archiveFS) ReadFile(p string) ([]byte, error) {
-	p = path.Clean(p)
-	for i := 0; i < 40; i++ {
-		if d, ok := fs.files[p]; ok {
-			return d, nil
-		}
-		l, ok := fs.links[p]
-		if !ok {
-			return nil, syscall.ENOENT
-		}
-		if !strings.HasPrefix(l, "/") {
-			l = path.Join(path.Dir(p), l)
-		}
-		p = path.Clean(l)
+type fileReader struct{ f *vfs.File }
+
+func (r fileReader) Read(b []byte) (int, error) {
+	n, err := r.f.Read(b)
+	if n == 0 && err == nil {
+		return 0, io.EOF
 	}
-	return nil, syscall.ELOOP
+	return n, err
+}
+
+func memory() (total, free uint64) {
+	s := kernel.ReadStats()
+	return s.MemTotal, s.MemFree
 }

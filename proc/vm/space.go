@@ -59,6 +59,27 @@ type Backing interface {
 	io.ReaderAt
 }
 
+// Holder is implemented by a Backing that counts the mappings using it
+// (an open file kept open by its mappings): Hold is called for every VMA
+// that starts to refer to it (a new mapping, each half of a split, a
+// fork's copy) and Drop for every VMA that goes away.
+type Holder interface {
+	Hold()
+	Drop()
+}
+
+func hold(v *VMA) {
+	if h, ok := v.File.(Holder); ok {
+		h.Hold()
+	}
+}
+
+func drop(v *VMA) {
+	if h, ok := v.File.(Holder); ok {
+		h.Drop()
+	}
+}
+
 // VMA is one mapping: [Start, End), page aligned.
 type VMA struct {
 	Start, End uint64
@@ -66,7 +87,7 @@ type VMA struct {
 	Shared     bool    // MAP_SHARED: pages shared with forks, not copied
 	File       Backing // nil: anonymous (zero-filled)
 	Off        int64   // file offset of Start
-	FileSize   int64   // bytes of the file that back the mapping
+	FileSize   int64   // the file's size: offsets at or past it read as zeros (SIGBUS past its last page)
 	Name       string  // for /proc/PID/maps: a path, "[heap]", "[stack]"
 }
 
@@ -183,8 +204,8 @@ const (
 // its address: at addr with MapFixed (replacing what was there) or
 // MapFixedNoreplace (EEXIST if taken), else near the hint addr when free,
 // else the highest free range below MmapTop. file is nil for anonymous
-// memory; fileSize bounds what the file backs (beyond it: zeros within
-// the last page, SIGBUS past it).
+// memory; fileSize is the file's size, which bounds what the file backs
+// (beyond it: zeros within the last page, SIGBUS past it).
 func (s *Space) Map(addr, length uint64, prot, flags int, file Backing, off, fileSize int64, name string) (uint64, error) {
 	if length == 0 || off < 0 || off&(PageSize-1) != 0 {
 		return 0, syscall.EINVAL
@@ -218,6 +239,7 @@ func (s *Space) Map(addr, length uint64, prot, flags int, file Backing, off, fil
 	}
 	v := &VMA{Start: addr, End: addr + n, Prot: prot & (ProtRead | ProtWrite | ProtExec),
 		Shared: flags&MapShared != 0, File: file, Off: off, FileSize: fileSize, Name: name}
+	hold(v)
 	s.insert(v)
 	if v.Shared && file == nil || flags&MapPopulate != 0 {
 		// Shared anonymous pages must exist before a fork shares them.
@@ -282,15 +304,18 @@ func (s *Space) unmap(start, end uint64) {
 		if v.Start < start {
 			left := *v
 			left.End = start
+			hold(&left)
 			keep = append(keep, &left)
 		}
 		if v.End > end {
 			right := *v
 			right.Off += int64(end - v.Start)
 			right.Start = end
+			hold(&right)
 			keep = append(keep, &right)
 		}
 		s.dropPages(max(v.Start, start), min(v.End, end))
+		drop(v)
 	}
 	s.vmas = keep
 }
@@ -368,6 +393,7 @@ func (s *Space) split(a uint64) {
 	right.Off += int64(a - v.Start)
 	right.Start = a
 	v.End = a
+	hold(&right)
 	s.insert(&right)
 }
 
@@ -446,7 +472,7 @@ func (s *Space) populate(v *VMA, a uint64) error {
 	}
 	if v.File != nil {
 		off := v.Off + int64(a-v.Start)
-		end := v.Off + v.FileSize
+		end := v.FileSize
 		if off >= pageUpI(end) {
 			s.pool.Put(p)
 			return ErrBus
@@ -606,6 +632,7 @@ func (s *Space) Fork() (*Space, error) {
 	c.brkStart, c.brk = s.brkStart, s.brk
 	for _, v := range s.vmas {
 		cv := *v
+		hold(&cv)
 		c.vmas = append(c.vmas, &cv)
 		for a := v.Start; a < v.End; a += PageSize {
 			e := s.pte(a, false)
@@ -714,6 +741,7 @@ func (s *Space) Remap(old, oldLen, newLen uint64, mayMove bool) (uint64, error) 
 	nv := *v
 	nv.Start, nv.End = dst, dst+newN
 	nv.Off = v.Off + int64(old-v.Start)
+	hold(&nv)
 	for a := uint64(0); a < oldN; a += PageSize {
 		e := s.pte(old+a, false)
 		if e == nil || *e&(pteP|pteKept) == 0 {
@@ -754,6 +782,7 @@ func (s *Space) release() {
 	s.released = true
 	for _, v := range s.vmas {
 		s.dropPages(v.Start, v.End)
+		drop(v)
 	}
 	s.vmas = nil
 	s.freeTables(s.root, 4)

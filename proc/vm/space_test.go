@@ -328,3 +328,55 @@ func TestCopyInString(t *testing.T) {
 		t.Fatalf("too long: %v", err)
 	}
 }
+
+// heldFile counts the mappings that hold it.
+type heldFile struct {
+	memFile
+	n int
+}
+
+func (h *heldFile) Hold() { h.n++ }
+func (h *heldFile) Drop() {
+	h.n--
+	if h.n < 0 {
+		panic("dropped more than held")
+	}
+}
+
+func TestBackingHeldByMappings(t *testing.T) {
+	s, _, _ := newSpace(t)
+	f := &heldFile{memFile: memFile(strings.Repeat("y", 4*PageSize))}
+	a, err := s.Map(0, 4*PageSize, ProtRead, MapPrivate, f, 0, 4*PageSize, "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.n != 1 {
+		t.Fatalf("after map: %d holds, want 1", f.n)
+	}
+	if err := s.Unmap(a+PageSize, PageSize); err != nil { // split in two
+		t.Fatal(err)
+	}
+	if f.n != 2 {
+		t.Fatalf("after a hole: %d holds, want 2", f.n)
+	}
+	if err := s.Protect(a+2*PageSize, PageSize, ProtRead|ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	if f.n != 3 {
+		t.Fatalf("after a split by mprotect: %d holds, want 3", f.n)
+	}
+	c, err := s.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.n != 6 {
+		t.Fatalf("after fork: %d holds, want 6", f.n)
+	}
+	c.Release()
+	if err := s.Unmap(a, 4*PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if f.n != 0 {
+		t.Fatalf("after unmapping all: %d holds, want 0", f.n)
+	}
+}
