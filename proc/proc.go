@@ -48,7 +48,7 @@ type Node struct {
 	maxProcs int32
 	enosys   [512]atomic.Uint32
 	features map[string]int // unimplemented features asked for (enosysFeature)
-	boot     int64 // ns, wall clock at boot (for /proc/uptime, stat)
+	boot     int64          // ns, wall clock at boot (for /proc/uptime, stat)
 }
 
 // Process is a user process: a thread group sharing an address space.

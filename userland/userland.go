@@ -55,7 +55,9 @@ func start(archive []byte, flags cmdline.Flags) error {
 		Root: vfs.MountOptions{Source: "rootfs", Type: "rootfs"}})
 	node := proc.NewNode(vm.NewPool(proc.Machine{}), ns)
 	node.FSTypes = map[string]func(source, data string) (vfs.Filesystem, error){
-		"tmpfs":    func(string, string) (vfs.Filesystem, error) { return memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}), nil },
+		"tmpfs": func(string, string) (vfs.Filesystem, error) {
+			return memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}), nil
+		},
 		"devtmpfs": func(string, string) (vfs.Filesystem, error) { return devfs.New(), nil },
 	}
 
