@@ -7,7 +7,7 @@ BIN      := bin
 KERNEL   := $(BIN)/dunix-kernel-amd64
 DUNIX    := $(BIN)/dunix
 SOURCES  := $(shell find arch boot drivers kernel tools qemu fs proc userland net -name '*.go' -o -name '*.s' 2>/dev/null) go.mod go.sum
-APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools
+APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools busybox-static bash-static musl-tools gcc
 
 # Packages that are plain Go and tested on the host with the race detector.
 HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest)
@@ -24,18 +24,24 @@ $(DUNIX): $(SOURCES)
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./tools/dunix
 
-# deps installs QEMU, and GRUB with xorriso and mtools (multiboot2 boot test),
-# when they are missing (Debian/Ubuntu).
+# deps installs what is missing (Debian/Ubuntu): QEMU; GRUB with xorriso
+# and mtools (multiboot2 boot test); the static programs the user-mode
+# tests run (busybox-static, bash-static) and musl-gcc to build the C test
+# programs and the benchmark.
 deps:
 	@command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v grub-mkrescue >/dev/null 2>&1 && \
-	  command -v xorriso >/dev/null 2>&1 && command -v mformat >/dev/null 2>&1 || { \
+	  command -v xorriso >/dev/null 2>&1 && command -v mformat >/dev/null 2>&1 && \
+	  command -v busybox >/dev/null 2>&1 && ! ldd "$$(command -v busybox)" >/dev/null 2>&1 && \
+	  command -v bash-static >/dev/null 2>&1 && \
+	  command -v musl-gcc >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || { \
 	  echo "installing $(APT_PKGS) with apt-get"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS); }
 	@$(GO) mod download
 
+# run boots a node into Debian's busybox sh, its applets in PATH.
 run: deps all
-	$(DUNIX) boot -- dunix.oneshot=1
+	$(DUNIX) run --add "$$(command -v busybox)":/bin/busybox -- /bin/sh
 
 test: deps all vet test-host test-boot
 

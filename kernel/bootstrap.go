@@ -166,6 +166,7 @@ func bootstrap(magic, info uint64) uintptr {
 	if uart.COM1.Present() {
 		uartGSI = routeISA(madt, uart.COM1IRQ)
 		uart.COM1.EnableReceiveInterrupt()
+		drainConsole() // bytes typed before now raise no new interrupt
 	}
 
 	// Clocks.

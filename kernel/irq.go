@@ -60,12 +60,20 @@ func irq(gsi uint32) {
 		irqCount[gsi]++
 	}
 	if int32(gsi) == uartGSI {
-		for {
-			b, ok := uart.COM1.Receive()
-			if !ok {
-				break
-			}
-			consoleInput(b)
+		drainConsole()
+	}
+}
+
+// drainConsole moves every byte the console UART holds (and those it held
+// before it was initialised) into the console input buffer.
+//
+//go:nosplit
+func drainConsole() {
+	for {
+		b, ok := uart.COM1.Receive()
+		if !ok {
+			return
 		}
+		consoleInput(b)
 	}
 }

@@ -38,14 +38,15 @@ const (
 
 	ierRxAvailable = 1 << 0
 
-	lcrDLAB  = 1 << 7
-	lcr8N1   = 0x03
-	mcrDTR   = 1 << 0
-	mcrRTS   = 1 << 1
-	mcrOUT2  = 1 << 3 // gates the IRQ line on PCs
-	fcrFIFO  = 0x07   // enable and clear both FIFOs
-	fcrTrig1 = 0x00   // interrupt after 1 byte
-	baseBaud = 115200
+	lcrDLAB    = 1 << 7
+	lcr8N1     = 0x03
+	mcrDTR     = 1 << 0
+	mcrRTS     = 1 << 1
+	mcrOUT2    = 1 << 3 // gates the IRQ line on PCs
+	fcrEnable  = 0x01   // FIFOs on (without the clear bits)
+	iirFIFOsOn = 0xC0   // IIR bits 7:6 read 11 when the FIFOs are on
+	fcrTrig1   = 0x00   // interrupt after 1 byte
+	baseBaud   = 115200
 )
 
 // Present reports whether a UART answers at this port: the scratch register
@@ -61,8 +62,8 @@ func (p Port) Present() bool {
 	return amd64.Inb(uint16(p)+regScratch) == 0xA5
 }
 
-// Init sets the port to baud, 8 data bits, no parity, one stop bit, FIFOs
-// on, interrupts off.
+// Init sets the port to baud, 8 data bits, no parity, one stop bit,
+// interrupts off; bytes already received stay in the receiver.
 //
 //go:nosplit
 func (p Port) Init(baud int) {
@@ -76,7 +77,14 @@ func (p Port) Init(baud int) {
 	amd64.Outb(b+regData, uint8(div))
 	amd64.Outb(b+regIER, uint8(div>>8))
 	amd64.Outb(b+regLCR, lcr8N1)
-	amd64.Outb(b+regFCR, fcrFIFO|fcrTrig1)
+	// Changing the FIFO enable bit clears the receive FIFO (the data sheet
+	// says so and QEMU does it), which loses whatever a user typed or piped
+	// in before the kernel came up. So keep the FIFO state the firmware
+	// left: only refresh the trigger level when the FIFOs are already on.
+	// Without FIFOs QEMU holds input back until each byte is read.
+	if amd64.Inb(b+regFCR)&iirFIFOsOn == iirFIFOsOn {
+		amd64.Outb(b+regFCR, fcrEnable|fcrTrig1)
+	}
 	amd64.Outb(b+regMCR, mcrDTR|mcrRTS|mcrOUT2)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,6 +48,17 @@ error.`,
 						return failed(e, usageError{err})
 					}
 					spec.Adds = append(spec.Adds, add)
+					// An added busybox brings its applets, so that
+					// `sh -c 'ls | wc -l'` finds them in PATH.
+					if filepath.Base(add.Host) == "busybox" && path.Base(add.Guest) == "busybox" {
+						if st, err := os.Stat(add.Host); err == nil && st.Mode().IsRegular() {
+							links, err := rootfs.BusyboxLinks(add.Host, add.Guest)
+							if err != nil {
+								fmt.Fprintf(e.stderr, "dunix run: no busybox applet links: %v\n", err)
+							}
+							spec.Links = append(spec.Links, links...)
+						}
+					}
 				}
 				dir, err := os.MkdirTemp("", "dunix-run")
 				if err != nil {

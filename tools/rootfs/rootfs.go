@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -38,6 +39,33 @@ type Spec struct {
 	Run []string
 	// Env is extra environment of process 1.
 	Env []string
+	// Links are symbolic links added after everything else, each only
+	// where nothing else was put (busybox applets, say).
+	Links []Link
+}
+
+// Link is a symbolic link at Path pointing to Target.
+type Link struct {
+	Path, Target string
+}
+
+// BusyboxLinks returns links to guest for the applets of the busybox
+// binary at host, as `busybox --install -s` would make them, by asking
+// the binary for its applet list (it must run on this host: Debian's
+// busybox-static does).
+func BusyboxLinks(host, guest string) ([]Link, error) {
+	out, err := exec.Command(host, "--list-full").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list-full: %w", host, err)
+	}
+	var links []Link
+	for _, l := range strings.Fields(string(out)) {
+		p := path.Clean("/" + l)
+		if p != guest && p != "/" {
+			links = append(links, Link{p, guest})
+		}
+	}
+	return links, nil
 }
 
 // baseDirs are created in every root.
@@ -92,8 +120,22 @@ func Write(w io.Writer, s Spec) error {
 			return err
 		}
 	}
+	written := map[string]bool{}
 	for _, a := range s.Adds {
-		if err := addTree(cw, a, parents, mkdir); err != nil {
+		if err := addTree(cw, a, parents, mkdir, written); err != nil {
+			return err
+		}
+	}
+	for _, l := range s.Links {
+		p := strings.TrimPrefix(path.Clean(l.Path), "/")
+		if p == "" || written[p] || dirs[p] {
+			continue
+		}
+		if err := parents(p); err != nil {
+			return err
+		}
+		written[p] = true
+		if err := cw.AddSymlink(p, l.Target, cpio.Attr{Perm: 0o777}); err != nil {
 			return err
 		}
 	}
@@ -101,7 +143,7 @@ func Write(w io.Writer, s Spec) error {
 }
 
 // addTree adds a host file, symlink or directory (recursively).
-func addTree(cw *cpio.Writer, a Add, parents func(string) error, mkdir func(string, uint32) error) error {
+func addTree(cw *cpio.Writer, a Add, parents func(string) error, mkdir func(string, uint32) error, written map[string]bool) error {
 	root := strings.TrimPrefix(a.Guest, "/")
 	if err := parents(root); err != nil {
 		return err
@@ -120,6 +162,7 @@ func addTree(cw *cpio.Writer, a Add, parents func(string) error, mkdir func(stri
 			return err
 		}
 		perm := uint32(info.Mode().Perm())
+		written[gp] = true
 		switch {
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(hp)

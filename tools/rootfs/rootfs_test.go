@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -68,5 +69,61 @@ func TestParseAdd(t *testing.T) {
 		if _, err := ParseAdd(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestLinksDoNotReplaceFiles(t *testing.T) {
+	dir := t.TempDir()
+	host := filepath.Join(dir, "ls")
+	if err := os.WriteFile(host, []byte("real ls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	err := Write(&buf, Spec{Adds: []Add{{host, "/bin/ls"}},
+		Links: []Link{{"/bin/ls", "/bin/busybox"}, {"/usr/bin/wc", "/bin/busybox"}, {"/bin", "/bin/busybox"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cpio.NewReader(&buf)
+	got := map[string]string{}
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Type() == cpio.TypeSymlink {
+			got[h.Name] = h.Linkname
+		} else if h.Type() == cpio.TypeReg {
+			got[h.Name] = "file"
+		}
+	}
+	if got["bin/ls"] != "file" {
+		t.Errorf("bin/ls is %q, want the added file", got["bin/ls"])
+	}
+	if got["usr/bin/wc"] != "/bin/busybox" {
+		t.Errorf("usr/bin/wc is %q, want a link to /bin/busybox", got["usr/bin/wc"])
+	}
+}
+
+func TestBusyboxLinks(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatal("busybox not installed: make deps installs Debian's busybox-static")
+	}
+	links, err := BusyboxLinks(bb, "/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range links {
+		if l.Path == "/usr/bin/wc" || l.Path == "/bin/wc" {
+			found = l.Target == "/bin/busybox"
+		}
+	}
+	if !found {
+		t.Fatalf("no wc link among %d links", len(links))
 	}
 }
