@@ -130,3 +130,9 @@ func setTimer(deadline, t uint64) {
 //
 //go:nosplit
 func wallNow() int64 { return wallBoot + int64(now()) }
+
+// Nanotime returns nanoseconds since boot from the TSC: cheap enough to
+// time every system call of a user thread (CPU-time accounting).
+//
+//go:nosplit
+func Nanotime() int64 { return int64(now()) }

@@ -49,6 +49,8 @@ type Node struct {
 	enosys   [512]atomic.Uint32
 	features map[string]int // unimplemented features asked for (enosysFeature)
 	boot     int64          // ns, wall clock at boot (for /proc/uptime, stat)
+	forks    atomic.Uint64  // processes created (/proc/stat "processes")
+	console  *Terminal      // the node's terminal (/proc/PID/stat tty_nr)
 }
 
 // Process is a user process: a thread group sharing an address space.
@@ -95,10 +97,13 @@ type Process struct {
 	exiting  atomic.Bool
 	exitOnce sync.Once
 	// ENOSYS calls of this process, by number.
-	enosys       map[int]int
-	features     map[string]bool
-	utime, stime int64
-	itReal       itimer
+	enosys   map[int]int
+	features map[string]bool
+	// deadUse sums the threads that exited; reaped the waited-for
+	// children (with their own reaped children), as getrusage and times
+	// report them.
+	deadUse, reaped usage
+	itReal          itimer
 }
 
 // Cred are a process's credentials.
@@ -132,7 +137,7 @@ func (n *Node) allocPID() int32 {
 	for {
 		id := n.nextPID
 		n.nextPID++
-		if n.nextPID >= 1<<22 {
+		if n.nextPID >= maxPID {
 			n.nextPID = 300
 		}
 		if n.procs[id] == nil && n.threads[id] == nil {
@@ -140,6 +145,9 @@ func (n *Node) allocPID() int32 {
 		}
 	}
 }
+
+// maxPID bounds process and thread IDs (Linux's pid_max on 64-bit).
+const maxPID = 1 << 22
 
 // Process returns the process with pid, or nil.
 func (n *Node) Process(pid int32) *Process {
@@ -202,7 +210,9 @@ type Thread struct {
 	restartNr  int64
 	trapno     uint64
 	handlerRan bool
-	comm       string // the thread's name (prctl PR_SET_NAME, /proc/PID/comm), at most 15 bytes // cancelRestart is deciding for a signal with a handler
+	comm       string // the thread's name (prctl PR_SET_NAME, /proc/PID/comm), at most 15 bytes
+
+	acct threadAcct // CPU time and event counts (account.go)
 }
 
 // Errors.

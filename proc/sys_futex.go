@@ -121,6 +121,7 @@ func (t *Thread) futexWait(addr uint64, val, bitset uint32, deadline time.Time) 
 		defer tm.Stop()
 		timer = tm.C
 	}
+	defer t.offCPU(t.onWait())
 	select {
 	case <-w.ch:
 		return nil

@@ -14,10 +14,20 @@ import (
 
 // The system: uname, sysinfo, getrandom, limits, arch_prctl, umask…
 
+// Uname strings, also shown by /proc.
+const (
+	unameSysname = "Linux"
+	unameRelease = "6.1.0-dunix"
+	unameVersion = "#1 SMP dunix"
+	unameMachine = "x86_64"
+	unameDomain  = "(none)"
+)
+
+
 func init() {
 	reg(unix.SYS_UNAME, func(t *Thread, a *[6]uint64) (uint64, error) {
 		var b [6 * 65]byte
-		for i, s := range []string{"Linux", t.p.node.hostname(), "6.1.0-dunix", "#1 SMP dunix", "x86_64", "(none)"} {
+		for i, s := range []string{unameSysname, t.p.node.hostname(), unameRelease, unameVersion, unameMachine, unameDomain} {
 			copy(b[i*65:i*65+64], s)
 		}
 		return 0, t.p.mm.CopyOut(a[0], b[:])
@@ -98,10 +108,19 @@ func init() {
 	})
 	reg(unix.SYS_SCHED_SETAFFINITY, func(t *Thread, a *[6]uint64) (uint64, error) { return 0, nil })
 	reg(unix.SYS_GETRUSAGE, func(t *Thread, a *[6]uint64) (uint64, error) {
-		if int32(a[0]) != unix.RUSAGE_SELF && int32(a[0]) != unix.RUSAGE_CHILDREN && int32(a[0]) != unix.RUSAGE_THREAD {
+		var u usage
+		switch int32(a[0]) {
+		case unix.RUSAGE_SELF:
+			u = t.p.use()
+		case unix.RUSAGE_CHILDREN:
+			u = t.p.reapedUse()
+		case unix.RUSAGE_THREAD:
+			u = t.use()
+			u.maxRSS = t.p.use().maxRSS
+		default:
 			return 0, syscall.EINVAL
 		}
-		return 0, t.p.mm.Zero(a[1], 144)
+		return 0, t.p.mm.CopyOut(a[1], u.rusage())
 	})
 	reg(unix.SYS_PRCTL, func(t *Thread, a *[6]uint64) (uint64, error) {
 		return t.prctl(int(a[0]), a[1])

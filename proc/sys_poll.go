@@ -158,6 +158,7 @@ func (t *Thread) blockFor(ch <-chan struct{}, d time.Duration) (bool, error) {
 	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
+	defer t.offCPU(t.onWait())
 	select {
 	case <-ch:
 		return false, nil

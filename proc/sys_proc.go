@@ -235,6 +235,7 @@ func (p *Process) fork(flags uint64) (*Process, error) {
 	n.procs[c.PID] = c
 	n.mu.Unlock()
 	n.nprocs.Add(1)
+	n.forks.Add(1)
 	return c, nil
 }
 
@@ -299,7 +300,11 @@ func (p *Process) releaseVfork() {
 func (p *Process) finish() {
 	n := p.node
 	p.fds.release()
+	rss := p.mm.Usage().RSS
 	p.mm.Release()
+	p.mu.Lock()
+	p.deadUse.maxRSS = max(p.deadUse.maxRSS, rss)
+	p.mu.Unlock()
 	p.mu.Lock()
 	p.zombie = true
 	children := p.children
@@ -434,8 +439,13 @@ func (t *Thread) wait4(pid int32, status uint64, options int, rusage uint64) (ui
 				}
 			}
 			if rusage != 0 {
-				p.mm.Zero(rusage, 144)
+				u := c.use()
+				u.add(c.reapedUse())
+				if err := p.mm.CopyOut(rusage, u.rusage()); err != nil {
+					return 0, err
+				}
 			}
+			p.adoptUse(c)
 			p.removeChild(c)
 			p.node.reap(c)
 			return uint64(c.PID), nil
@@ -493,6 +503,7 @@ func (t *Thread) waitid(idtype int, id int32, infop uint64, options int) (uint64
 				}
 			}
 			if options&wNoWait == 0 {
+				p.adoptUse(c)
 				p.removeChild(c)
 				p.node.reap(c)
 			}

@@ -352,12 +352,15 @@ func (t *Thread) sigtimedwait(set, infop, timeout, size uint64) (uint64, error) 
 		if t.p.exiting.Load() {
 			return 0, syscall.EINTR
 		}
+		t0 := t.onWait()
 		select {
 		case <-t.wake:
+			t.offCPU(t0)
 			if t.interruptedExcept(want) {
 				return 0, syscall.EINTR
 			}
 		case <-deadline:
+			t.offCPU(t0)
 			return 0, syscall.EAGAIN
 		}
 	}

@@ -73,7 +73,13 @@ func init() {
 	})
 	reg(unix.SYS_TIMES, func(t *Thread, a *[6]uint64) (uint64, error) {
 		if a[0] != 0 {
-			if err := t.p.mm.Zero(a[0], 32); err != nil {
+			// struct tms: user, system, children's user and system, in ticks.
+			self, kids := t.p.use(), t.p.reapedUse()
+			var b [32]byte
+			for i, ns := range []int64{self.utime, self.stime, kids.utime, kids.stime} {
+				binary.LittleEndian.PutUint64(b[8*i:], uint64(ns/1e7))
+			}
+			if err := t.p.mm.CopyOut(a[0], b[:]); err != nil {
 				return 0, err
 			}
 		}
@@ -100,9 +106,12 @@ func (t *Thread) clock(id int32) (int64, error) {
 		return time.Now().UnixNano(), nil
 	case unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_BOOTTIME:
 		return t.p.node.now(), nil
-	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
-		// CPU time is not accounted yet: time since the process started.
-		return t.p.node.now() - t.p.start, nil
+	case unix.CLOCK_PROCESS_CPUTIME_ID:
+		u := t.p.use()
+		return u.utime + u.stime, nil
+	case unix.CLOCK_THREAD_CPUTIME_ID:
+		u := t.use()
+		return u.utime + u.stime, nil
 	}
 	return 0, syscall.EINVAL
 }
@@ -138,6 +147,7 @@ func (t *Thread) sleep(until time.Time, rem uint64) error {
 	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
+	defer t.offCPU(t.onWait())
 	select {
 	case <-tm.C:
 		return nil

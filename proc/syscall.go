@@ -139,6 +139,7 @@ func errno(e unix.Errno) error { return syscall.Errno(e) }
 // block waits for ch, or for a signal or the process's exit (EINTR, or a
 // restart when the signal's handler asks for one).
 func (t *Thread) block(ch <-chan struct{}) error {
+	defer t.offCPU(t.onWait())
 	select {
 	case <-ch:
 		return nil

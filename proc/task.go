@@ -16,6 +16,7 @@ type taskContext = *kernel.UserTask
 // comes back, until the thread exits.
 func (t *Thread) run() {
 	defer t.exit()
+	last := kernel.Nanotime()
 	for {
 		if !t.deliverSignals() {
 			return
@@ -23,13 +24,22 @@ func (t *Thread) run() {
 		if t.dead {
 			return
 		}
-		switch ev := t.task.Run(); ev {
+		// Everything since the last return from user mode, but the
+		// blocked time, was system time.
+		start := kernel.Nanotime()
+		t.acct.stime.Add(max(0, start-last-t.acct.blockNs))
+		t.acct.blockNs = 0
+		ev := t.task.Run()
+		last = kernel.Nanotime()
+		t.acct.utime.Add(last - start)
+		switch ev {
 		case kernel.EventSyscall:
 			t.syscall()
 		case kernel.EventFault:
 			t.fault()
 		case kernel.EventInterrupted:
 			// A signal, or the process is exiting: the loop looks.
+			t.acct.nivcsw.Add(1)
 		case kernel.EventBadState:
 			t.forceSignal(SIGSEGV, sigInfo{Code: siKernel})
 		default:
@@ -71,6 +81,7 @@ func (t *Thread) fault() {
 		err := t.p.mm.Fault(k.Addr, k.Error&pfWrite != 0, k.Error&pfFetch != 0)
 		switch err {
 		case nil:
+			t.acct.minflt.Add(1)
 			return
 		case vm.ErrAccErr:
 			t.forceSignal(SIGSEGV, sigInfo{Code: segvAccErr, Addr: k.Addr})
@@ -146,6 +157,7 @@ func (t *Thread) exit() {
 	}
 	last := len(p.threads) == 0
 	p.mu.Unlock()
+	p.threadDone(t)
 	t.task.Free()
 	if last {
 		p.exitGroup(t.exitCode<<8, true)

@@ -27,6 +27,9 @@ type Terminal struct {
 // t.TTY.Input.
 func (n *Node) NewTerminal(out io.Writer) *Terminal {
 	c := &Terminal{node: n}
+	if n.console == nil {
+		n.console = c
+	}
 	c.TTY = tty.New(tty.Config{
 		Output:  out,
 		Signal:  func(pgrp int32, sig syscall.Signal) { n.killGroup(pgrp, int(sig)) },
