@@ -218,10 +218,15 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 	p.mm = img.mm
 	p.cred = cred
 	p.exe = pr.path
-	p.exeLoc = pr.f.Loc()
+	oldExe := p.exeFile
+	pr.f.IncRef()
+	p.exeFile = pr.f
 	p.args = pr.argv
 	p.env = envp
 	p.mu.Unlock()
+	if oldExe != nil {
+		oldExe.Close()
+	}
 	if old != nil {
 		old.Release()
 	}

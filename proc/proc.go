@@ -78,7 +78,7 @@ type Process struct {
 	exitSig  int   // signal to the parent at exit (SIGCHLD)
 	rlimits  [16]rlimit
 	exe      string  // path of the program, as exec resolved it
-	exeLoc   vfs.Loc // the program file (/proc/PID/exe)
+	exeFile  *vfs.File // the program file, held open (/proc/PID/exe); nil once a zombie
 	args     []string
 	env      []string
 	start    int64 // ns since boot

@@ -228,7 +228,10 @@ func (p *Process) fork(flags uint64) (*Process, error) {
 		c.sig = p.sig.clone()
 	}
 	c.rlimits = p.rlimits
-	c.exe, c.exeLoc, c.args, c.env = p.exe, p.exeLoc, p.args, p.env
+	c.exe, c.exeFile, c.args, c.env = p.exe, p.exeFile, p.args, p.env
+	if c.exeFile != nil {
+		c.exeFile.IncRef()
+	}
 	p.children = append(p.children, c)
 	p.mu.Unlock()
 	n.mu.Lock()
@@ -307,12 +310,17 @@ func (p *Process) finish() {
 	p.mu.Unlock()
 	p.mu.Lock()
 	p.zombie = true
+	exe := p.exeFile
+	p.exeFile = nil
 	children := p.children
 	p.children = nil
 	status, exitSig := p.status, p.exitSig
 	ppid := p.ppid
 	p.mu.Unlock()
 	n.nprocs.Add(-1)
+	if exe != nil {
+		exe.Close()
+	}
 
 	// Orphans go to init, which reaps them; those that asked get their
 	// PR_SET_PDEATHSIG signal.

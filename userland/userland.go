@@ -23,6 +23,7 @@ import (
 	"dunix/fs/devfs"
 	"dunix/fs/memfs"
 	"dunix/fs/pipe"
+	"dunix/fs/procfs"
 	"dunix/fs/vfs"
 	"dunix/kernel"
 	"dunix/kernel/cmdline"
@@ -59,6 +60,7 @@ func start(archive []byte, flags cmdline.Flags) error {
 			return memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}), nil
 		},
 		"devtmpfs": func(string, string) (vfs.Filesystem, error) { return devfs.New(), nil },
+		"proc":     func(string, string) (vfs.Filesystem, error) { return procfs.New(node.ProcFS()), nil },
 	}
 
 	// The console: a terminal on the kernel's console port.
@@ -83,7 +85,7 @@ func start(archive []byte, flags cmdline.Flags) error {
 	}()
 
 	ctx := vfs.RootCtx()
-	for _, m := range []struct{ dir, typ, source string }{{"/dev", "devtmpfs", "devtmpfs"}} {
+	for _, m := range []struct{ dir, typ, source string }{{"/dev", "devtmpfs", "devtmpfs"}, {"/proc", "proc", "proc"}} {
 		if err := ns.Mkdir(ctx, ns.Root(), m.dir, 0o755); err != nil && err != unix.EEXIST {
 			return fmt.Errorf("%s: %w", m.dir, err)
 		}
@@ -92,7 +94,7 @@ func start(archive []byte, flags cmdline.Flags) error {
 			return err
 		}
 		if err := ns.Mount(ctx, ns.Root(), m.dir, fs, vfs.MountOptions{Source: m.source, Type: m.typ,
-			Flags: unix.MS_NOSUID | unix.MS_NOEXEC*boolU32(m.typ == "proc")}); err != nil {
+			Flags: unix.MS_NOSUID | (unix.MS_NOEXEC|unix.MS_NODEV)*boolU32(m.typ == "proc")}); err != nil {
 			return fmt.Errorf("mount %s: %w", m.dir, err)
 		}
 	}
