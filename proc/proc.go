@@ -77,7 +77,7 @@ type Process struct {
 	status   int32 // wait status (exit code << 8, or signal)
 	exitSig  int   // signal to the parent at exit (SIGCHLD)
 	rlimits  [16]rlimit
-	exe      string  // path of the program, as exec resolved it
+	exe      string    // path of the program, as exec resolved it
 	exeFile  *vfs.File // the program file, held open (/proc/PID/exe); nil once a zombie
 	args     []string
 	env      []string

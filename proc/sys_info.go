@@ -23,7 +23,6 @@ const (
 	unameDomain  = "(none)"
 )
 
-
 func init() {
 	reg(unix.SYS_UNAME, func(t *Thread, a *[6]uint64) (uint64, error) {
 		var b [6 * 65]byte
