@@ -93,6 +93,12 @@ func New(cred *vfs.Cred, flags int) (r, w *vfs.File, err error) {
 	p.readers, p.writers = 1, 1
 	p.rGen, p.wGen = 1, 1
 	ino := vfs.NewAnonInode(unix.S_IFIFO|0o600, cred.UID, cred.GID)
+	// Registered so that opening /proc/PID/fd/N (or /dev/stdin) reopens
+	// this pipe, as on Linux; it leaves the table with its last end.
+	p.table, p.key = anonPipes, ino
+	anonPipes.mu.Lock()
+	anonPipes.pipes[ino] = p
+	anonPipes.mu.Unlock()
 	st, _ := ino.Stat()
 	name := "pipe:[" + itoa(st.Ino) + "]"
 	nb := flags & unix.O_NONBLOCK
@@ -363,8 +369,23 @@ func (t *FIFOTable) Len() int {
 	return len(t.pipes)
 }
 
-// OpenFIFO implements vfs.FIFOOpener.
+// anonPipes holds the pipes made by New while they have open ends.
+var anonPipes = NewFIFOTable()
+
+// OpenFIFO implements vfs.FIFOOpener. The inode of a pipe made by New
+// (reached through a /proc/PID/fd link) opens that pipe.
 func (t *FIFOTable) OpenFIFO(ctx *vfs.Ctx, ino vfs.Inode, flags int) (vfs.FileOps, error) {
+	if t != anonPipes {
+		anonPipes.mu.Lock()
+		_, ok := anonPipes.pipes[ino]
+		anonPipes.mu.Unlock()
+		if ok {
+			return anonPipes.OpenFIFO(ctx, ino, flags)
+		}
+		if _, ok := ino.(*vfs.AnonInode); ok {
+			return nil, unix.ENXIO // a pipe whose ends are all gone
+		}
+	}
 	nonblock := flags&unix.O_NONBLOCK != 0
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -382,7 +403,7 @@ func (t *FIFOTable) OpenFIFO(ctx *vfs.Ctx, ino vfs.Inode, flags int) (vfs.FileOp
 		p.readers++
 		p.rGen++
 		e.gen = p.wGen
-		e.pending = !nonblock
+		e.pending = !nonblock && t != anonPipes // a pipe's reopen never waits (Linux: is_pipe)
 	case unix.O_WRONLY:
 		if nonblock && p.readers == 0 {
 			p.mu.Unlock()
@@ -392,7 +413,7 @@ func (t *FIFOTable) OpenFIFO(ctx *vfs.Ctx, ino vfs.Inode, flags int) (vfs.FileOp
 		p.writers++
 		p.wGen++
 		e.gen = p.rGen
-		e.pending = !nonblock
+		e.pending = !nonblock && t != anonPipes
 	case unix.O_RDWR:
 		e.read, e.write = true, true
 		p.readers++

@@ -574,3 +574,54 @@ func TestFIFOBlockingOpen(t *testing.T) {
 		t.Errorf("table keeps %d pipes", tab.Len())
 	}
 }
+
+// Opening a pipe's inode again (what /proc/PID/fd/N and /dev/stdin do)
+// opens the same pipe, not a new FIFO; once its ends are gone it is ENXIO.
+func TestReopenAnonymousPipe(t *testing.T) {
+	cred := vfs.RootCtx().Cred
+	r, w, err := pipe.New(&cred, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := pipe.NewFIFOTable()
+	ops, err := tab.OpenFIFO(vfs.RootCtx(), r.Inode(), unix.O_RDONLY)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	r2 := vfs.NewFile(ops, r.Inode(), unix.O_RDONLY, "pipe")
+	if _, err := w.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if n, err := r2.Read(buf); err != nil || string(buf[:n]) != "hi" {
+		t.Fatalf("read through the reopened end: %q %v", buf[:n], err)
+	}
+	r.Close()
+	w.Write([]byte("left"))
+	w.Close()
+	// With no writer left, a new blocking open for reading does not wait
+	// (a pipe is not a FIFO) and reads what is left.
+	ops, err = tab.OpenFIFO(vfs.RootCtx(), r.Inode(), unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3 := vfs.NewFile(ops, r.Inode(), unix.O_RDONLY, "pipe")
+	if r3.OpenPending() {
+		t.Fatal("reopening a pipe waits for a writer")
+	}
+	if n, _ := r3.Read(buf); string(buf[:n]) != "left" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	r3.Close()
+	if n, err := r2.Read(buf); n != 0 || err != nil {
+		t.Fatalf("EOF once the writer is gone: %d %v", n, err)
+	}
+	ino := r.Inode()
+	r2.Close()
+	if tab.Len() != 0 {
+		t.Errorf("the FIFO table took the pipe: %d", tab.Len())
+	}
+	if _, err := tab.OpenFIFO(vfs.RootCtx(), ino, unix.O_RDONLY|unix.O_NONBLOCK); err != unix.ENXIO {
+		t.Fatalf("reopen after the last end: %v, want ENXIO", err)
+	}
+}
