@@ -218,6 +218,7 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 	p.mm = img.mm
 	p.cred = cred
 	p.exe = pr.path
+	p.execed = true
 	oldExe := p.exeFile
 	pr.f.IncRef()
 	p.exeFile = pr.f

@@ -70,6 +70,7 @@ type Process struct {
 	umask    uint32
 	sig      *sigHand // shared by CLONE_SIGHAND threads
 	pending  sigSet   // process-directed signals
+	queue    sigQueue // their siginfo
 	threads  []*Thread
 	children []*Process
 	exited   bool
@@ -83,6 +84,13 @@ type Process struct {
 	env      []string
 	start    int64 // ns since boot
 	stopped  bool
+	execed   bool // has called execve (setpgid by the parent is then EACCES)
+	// Job control (jobctl.go): the stop signal, whether a stop or a
+	// continue is still to be reported to wait, and the channel closed
+	// when a stop ends.
+	stopSig                int
+	stopReport, contReport bool
+	cont                   chan struct{}
 
 	notDumpable bool // PR_SET_DUMPABLE 0
 	pdeathSig   int  // PR_SET_PDEATHSIG: sent when the parent exits
@@ -188,16 +196,17 @@ type Thread struct {
 	p    *Process
 	task taskContext
 
-	mu        sync.Mutex
-	sigMask   sigSet
-	pending   sigSet
-	info      [nsig + 1]sigInfo // siginfo of pending synchronous signals
-	altSP     uint64
-	altSize   uint64
-	altFlags  uint32
-	clearTID  uint64 // set_tid_address / CLONE_CHILD_CLEARTID
-	robust    uint64
-	savedMask *sigSet // rt_sigsuspend / ppoll / pselect restore this at signal delivery
+	mu         sync.Mutex
+	sigMask    sigSet
+	pending    sigSet
+	queue      sigQueue // siginfo of the pending signals
+	altSP      uint64
+	altSize    uint64
+	altFlags   uint32
+	clearTID   uint64 // set_tid_address / CLONE_CHILD_CLEARTID
+	robust     uint64
+	savedMask  *sigSet // rt_sigsuspend / ppoll / pselect restore this at signal delivery
+	sigWaiting sigSet  // signals a sigtimedwait in progress takes (kicked when one is queued for the process)
 
 	// wake is signalled when a signal arrives or the process exits, to
 	// end a blocking system call.

@@ -152,6 +152,7 @@ type sigInfo struct {
 	UID                uint32
 	Addr               uint64 // SIGSEGV, SIGBUS, SIGILL, SIGFPE
 	Status             int32  // SIGCHLD
+	Value              uint64 // si_value (sigqueue, timers)
 }
 
 // siginfo codes.
@@ -181,6 +182,8 @@ func (i *sigInfo) bytes() [128]byte {
 		le.PutUint32(b[20:], i.UID)
 		if i.Signo == SIGCHLD {
 			le.PutUint32(b[24:], uint32(i.Status))
+		} else {
+			le.PutUint64(b[24:], i.Value)
 		}
 	}
 	return b
@@ -188,19 +191,23 @@ func (i *sigInfo) bytes() [128]byte {
 
 // Sending signals.
 
-// signalThread makes sig pending on t and wakes t up.
-func (t *Thread) signal(sig int, info sigInfo) {
-	t.mu.Lock()
-	t.pending |= bit(sig)
+// signal makes sig pending on t and wakes t up; false when the signal is
+// real-time and the queue is full (EAGAIN).
+func (t *Thread) signal(sig int, info sigInfo) bool {
 	if info.Signo == 0 {
 		info.Signo = int32(sig)
 	}
-	t.info[sig] = info
+	t.mu.Lock()
+	queued := t.queue.add(&t.pending, sig, info)
 	masked := t.sigMask.has(sig)
 	t.mu.Unlock()
+	if !queued {
+		return false
+	}
 	if !masked || sig == SIGKILL {
 		t.kick()
 	}
+	return true
 }
 
 // kick ends whatever t waits for and brings it back from user mode.
@@ -213,23 +220,45 @@ func (t *Thread) kick() {
 }
 
 // signal sends sig to the process: to a thread that does not block it.
-func (p *Process) signal(sig int, info sigInfo) {
+func (p *Process) signal(sig int, info sigInfo) bool {
 	if sig == 0 {
-		return
+		return true
 	}
 	if info.Signo == 0 {
 		info.Signo = int32(sig)
 	}
 	p.mu.Lock()
-	if sig == SIGCONT || sig == SIGKILL {
-		p.stopped = false
+	wasStopped := false
+	switch {
+	case sig == SIGCONT || sig == SIGKILL:
+		// A continue discards pending stops, and ends a stop.
+		p.queue.drop(&p.pending, stopSigs)
+		wasStopped = p.continued(sig)
+	case stopSigs.has(sig):
+		p.queue.drop(&p.pending, bit(SIGCONT))
 	}
 	threads := append([]*Thread(nil), p.threads...)
 	act := p.sig.get(sig)
 	p.mu.Unlock()
-	// A signal ignored (explicitly or by default) is dropped at once.
-	if sig != SIGKILL && sig != SIGSTOP && (act.Handler == sigIGN || act.Handler == sigDFL && defaultAction(sig) == actIgnore) {
-		return
+	if sig == SIGCONT || stopSigs.has(sig) {
+		drop := stopSigs
+		if sig != SIGCONT {
+			drop = bit(SIGCONT)
+		}
+		for _, t := range threads {
+			t.mu.Lock()
+			t.queue.drop(&t.pending, drop)
+			t.mu.Unlock()
+		}
+	}
+	if wasStopped && sig == SIGCONT {
+		p.tellParent(cldContinued, SIGCONT)
+	}
+	// A signal ignored (explicitly or by default) is dropped at once,
+	// unless a thread blocks it: its disposition may change by the time it
+	// is unblocked, or sigwait may take it (as Linux's sig_ignored).
+	if sig != SIGKILL && sig != SIGSTOP && (act.Handler == sigIGN || act.Handler == sigDFL && defaultAction(sig) == actIgnore) && !anyBlocks(threads, sig) {
+		return true
 	}
 	var target *Thread
 	for _, t := range threads {
@@ -243,22 +272,110 @@ func (p *Process) signal(sig int, info sigInfo) {
 	}
 	if target == nil || sig == SIGKILL {
 		p.mu.Lock()
-		p.pending |= bit(sig)
+		queued := p.queue.add(&p.pending, sig, info)
 		p.mu.Unlock()
+		if !queued {
+			return false
+		}
 		if sig == SIGKILL {
 			for _, t := range threads {
 				t.kick()
 			}
-			return
+			return true
 		}
 		if target == nil {
-			return // delivered when some thread unblocks it
+			// Delivered when some thread unblocks it, or taken now by
+			// a thread waiting for it in sigtimedwait.
+			for _, t := range threads {
+				t.mu.Lock()
+				waits := t.sigWaiting.has(sig)
+				t.mu.Unlock()
+				if waits {
+					t.kick()
+					break
+				}
+			}
+			return true
 		}
 	}
-	target.signal(sig, info)
+	return target.signal(sig, info)
+}
+
+// anyBlocks reports whether one of threads blocks sig.
+func anyBlocks(threads []*Thread, sig int) bool {
+	for _, t := range threads {
+		t.mu.Lock()
+		b := t.sigMask.has(sig)
+		t.mu.Unlock()
+		if b {
+			return true
+		}
+	}
+	return false
 }
 
 // Delivery.
+
+// sigQueue holds the siginfo of pending signals: one for a standard
+// signal (later ones coalesce into it), a FIFO for a real-time one.
+type sigQueue [nsig + 1][]sigInfo
+
+// sigRTMin is the first real-time signal; maxQueued bounds the real-time
+// signals queued on one thread or process (RLIMIT_SIGPENDING's role).
+const (
+	sigRTMin  = 32
+	maxQueued = 1024
+)
+
+// add queues sig with info and marks it in set; false when a real-time
+// signal finds the queue full.
+func (q *sigQueue) add(set *sigSet, sig int, info sigInfo) bool {
+	if sig < sigRTMin {
+		if !set.has(sig) {
+			q[sig] = append(q[sig][:0], info)
+		}
+		*set |= bit(sig)
+		return true
+	}
+	n := 0
+	for s := sigRTMin; s <= nsig; s++ {
+		n += len(q[s])
+	}
+	if n >= maxQueued {
+		return false
+	}
+	q[sig] = append(q[sig], info)
+	*set |= bit(sig)
+	return true
+}
+
+// take dequeues the oldest instance of pending sig, clearing it from set
+// when none is left.
+func (q *sigQueue) take(set *sigSet, sig int) sigInfo {
+	var info sigInfo
+	if len(q[sig]) > 0 {
+		info = q[sig][0]
+		q[sig] = q[sig][1:]
+	}
+	if len(q[sig]) == 0 {
+		q[sig] = nil
+		*set &^= bit(sig)
+	}
+	if info.Signo == 0 {
+		info = sigInfo{Signo: int32(sig), Code: siUser}
+	}
+	return info
+}
+
+// drop discards the pending signals of mask.
+func (q *sigQueue) drop(set *sigSet, mask sigSet) {
+	for s := 1; s <= nsig; s++ {
+		if mask.has(s) {
+			q[s] = nil
+		}
+	}
+	*set &^= mask
+}
 
 // pendingSignal takes the next deliverable signal of t, or 0.
 func (t *Thread) pendingSignal() (int, sigInfo) {
@@ -267,17 +384,13 @@ func (t *Thread) pendingSignal() (int, sigInfo) {
 	defer t.mu.Unlock()
 	if s := t.pending &^ t.sigMask; s != 0 {
 		sig := s.lowest()
-		t.pending &^= bit(sig)
-		info := t.info[sig]
-		t.info[sig] = sigInfo{}
-		return sig, info
+		return sig, t.queue.take(&t.pending, sig)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.pending &^ t.sigMask; s != 0 {
 		sig := s.lowest()
-		p.pending &^= bit(sig)
-		return sig, sigInfo{Signo: int32(sig), Code: siUser}
+		return sig, p.queue.take(&p.pending, sig)
 	}
 	return 0, sigInfo{}
 }
@@ -289,6 +402,17 @@ func (t *Thread) deliverSignals() bool {
 	for {
 		if t.p.exiting.Load() {
 			return false
+		}
+		if ch := t.p.stoppedWait(); ch != nil {
+			// Stopped: park until SIGCONT or SIGKILL (other signals wake
+			// the wait and stay pending).
+			start := t.onWait()
+			select {
+			case <-ch:
+			case <-t.wake:
+			}
+			t.offCPU(start)
+			continue
 		}
 		sig, info := t.pendingSignal()
 		if sig == 0 {
@@ -317,9 +441,9 @@ func (t *Thread) deliverSignals() bool {
 				t.cancelRestart(false)
 				continue
 			case actStop:
-				// Job control stops are not supported yet: the signal is
-				// ignored, which keeps shells usable.
-				t.cancelRestart(false)
+				// The interrupted call runs again after the continue.
+				t.cancelRestart(true)
+				t.p.stop(sig)
 				continue
 			case actCore:
 				t.p.exitGroup(int32(sig)|0x80, false)

@@ -357,11 +357,8 @@ func (p *Process) finish() {
 		parent.removeChild(p)
 		n.reap(p)
 	} else if exitSig != 0 {
-		code, st := int32(cldExited), status>>8
-		if status&0x7F != 0 {
-			code, st = cldKilled, status&0x7F
-		}
-		parent.signal(exitSig, sigInfo{Signo: int32(exitSig), Code: code, PID: p.PID, Status: st})
+		ev := exitEvent(status)
+		parent.signal(exitSig, sigInfo{Signo: int32(exitSig), Code: ev.code, PID: p.PID, Status: ev.info})
 	}
 	parent.notifyChild()
 	if p == n.init {
@@ -405,26 +402,31 @@ const (
 	wClone     = 0x80000000
 )
 
-// waitFor finds a child matching pid (wait4's rules) that has exited; it
-// returns (nil, false) when there is no matching child at all.
-func (p *Process) waitFor(pid int32) (*Process, bool) {
+// waitFor finds a child matching pid (wait4's rules) with a change of
+// state that options ask for (wExited, wUntraced, wContinued); it returns
+// (nil, _, false) when there is no matching child at all.
+func (p *Process) waitFor(pid int32, options int) (*Process, waitEvent, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	found := false
 	for _, c := range p.children {
 		c.mu.Lock()
 		match := pid == -1 || pid > 0 && c.PID == pid || pid == 0 && c.pgid == p.pgid || pid < -1 && c.pgid == -pid
-		zombie := c.zombie
+		var ev waitEvent
+		ok := false
+		if match {
+			ev, ok = c.event(options)
+		}
 		c.mu.Unlock()
 		if !match {
 			continue
 		}
 		found = true
-		if zombie {
-			return c, true
+		if ok {
+			return c, ev, true
 		}
 	}
-	return nil, found
+	return nil, waitEvent{}, found
 }
 
 func (t *Thread) wait4(pid int32, status uint64, options int, rusage uint64) (uint64, error) {
@@ -436,15 +438,20 @@ func (t *Thread) wait4(pid int32, status uint64, options int, rusage uint64) (ui
 		p.mu.Lock()
 		events := p.childEvents
 		p.mu.Unlock()
-		c, any := p.waitFor(pid)
+		c, ev, any := p.waitFor(pid, options|wExited)
 		if c != nil {
-			c.mu.Lock()
-			st := c.status
-			c.mu.Unlock()
 			if status != 0 {
-				if err := putU32(p, status, uint32(st)); err != nil {
+				if err := putU32(p, status, uint32(ev.status)); err != nil {
 					return 0, err
 				}
+			}
+			if ev.code == cldStopped || ev.code == cldContinued {
+				if rusage != 0 {
+					if err := p.mm.CopyOut(rusage, c.use().rusage()); err != nil {
+						return 0, err
+					}
+				}
+				return uint64(c.PID), nil
 			}
 			if rusage != 0 {
 				u := c.use()
@@ -494,23 +501,19 @@ func (t *Thread) waitid(idtype int, id int32, infop uint64, options int) (uint64
 		p.mu.Lock()
 		events := p.childEvents
 		p.mu.Unlock()
-		c, any := p.waitFor(pid)
+		c, ev, any := p.waitFor(pid, options)
 		if c != nil {
 			c.mu.Lock()
-			st := c.status
+			uid := c.cred.UID
 			c.mu.Unlock()
-			code, val := int32(cldExited), st>>8
-			if st&0x7F != 0 {
-				code, val = cldKilled, st&0x7F
-			}
-			info := sigInfo{Signo: SIGCHLD, Code: code, PID: c.PID, Status: val}
+			info := sigInfo{Signo: SIGCHLD, Code: ev.code, PID: c.PID, UID: uid, Status: ev.info}
 			if infop != 0 {
 				b := info.bytes()
 				if err := p.mm.CopyOut(infop, b[:]); err != nil {
 					return 0, err
 				}
 			}
-			if options&wNoWait == 0 {
+			if options&wNoWait == 0 && ev.code != cldStopped && ev.code != cldContinued {
 				p.adoptUse(c)
 				p.removeChild(c)
 				p.node.reap(c)
@@ -593,8 +596,17 @@ func (t *Thread) setpgid(pid, pgid int32) error {
 	p.mu.Lock()
 	sid := p.sid
 	p.mu.Unlock()
+	if pgid != target.PID {
+		// Joining a group: it must exist in the caller's session.
+		if gsid, ok := p.node.pgrpSession(pgid); !ok || gsid != sid {
+			return syscall.EPERM
+		}
+	}
 	target.mu.Lock()
 	defer target.mu.Unlock()
+	if target != p && target.execed {
+		return syscall.EACCES // a child that has called execve
+	}
 	if target.sid != sid {
 		return syscall.EPERM
 	}

@@ -57,6 +57,15 @@ func init() {
 		t.block(nil)
 		return 0, syscall.EINTR
 	})
+	reg(unix.SYS_RT_SIGQUEUEINFO, func(t *Thread, a *[6]uint64) (uint64, error) {
+		return 0, t.sigqueue(int32(a[0]), 0, int(a[1]), a[2])
+	})
+	reg(unix.SYS_RT_TGSIGQUEUEINFO, func(t *Thread, a *[6]uint64) (uint64, error) {
+		if int32(a[1]) <= 0 {
+			return 0, syscall.EINVAL
+		}
+		return 0, t.sigqueue(int32(a[0]), int32(a[1]), int(a[2]), a[3])
+	})
 	reg(unix.SYS_RT_SIGTIMEDWAIT, func(t *Thread, a *[6]uint64) (uint64, error) {
 		return t.sigtimedwait(a[0], a[1], a[2], a[3])
 	})
@@ -113,12 +122,12 @@ func (t *Thread) sigaction(sig int, act, old, size uint64) error {
 // discard drops a pending sig everywhere in the process.
 func (p *Process) discard(sig int) {
 	p.mu.Lock()
-	p.pending &^= bit(sig)
+	p.queue.drop(&p.pending, bit(sig))
 	threads := append([]*Thread(nil), p.threads...)
 	p.mu.Unlock()
 	for _, t := range threads {
 		t.mu.Lock()
-		t.pending &^= bit(sig)
+		t.queue.drop(&t.pending, bit(sig))
 		t.mu.Unlock()
 	}
 }
@@ -218,8 +227,8 @@ func (t *Thread) kill(pid int32, sig int) error {
 		if !self.maySignal(p) {
 			return syscall.EPERM
 		}
-		if !p.zombie {
-			p.signal(sig, info)
+		if !p.zombie && !p.signal(sig, info) {
+			return syscall.EAGAIN // a real-time signal queue is full
 		}
 		return nil
 	}
@@ -287,6 +296,57 @@ func (t *Thread) tkill(tgid, tid int32, sig int) error {
 	return nil
 }
 
+// sigqueue sends sig with the caller's siginfo to process tgid, or to its
+// thread tid (rt_sigqueueinfo, rt_tgsigqueueinfo). A caller may not
+// pretend to be the kernel or kill(2) (si_code >= 0) or tkill to another
+// process (EPERM), as Linux says.
+func (t *Thread) sigqueue(tgid, tid int32, sig int, infop uint64) error {
+	if sig < 0 || sig > nsig {
+		return syscall.EINVAL
+	}
+	var b [128]byte
+	if err := t.p.mm.CopyIn(infop, b[:]); err != nil {
+		return err
+	}
+	le := binary.LittleEndian
+	info := sigInfo{Signo: int32(sig), Errno: int32(le.Uint32(b[4:])), Code: int32(le.Uint32(b[8:])),
+		PID: int32(le.Uint32(b[16:])), UID: le.Uint32(b[20:]), Value: le.Uint64(b[24:])}
+	p := t.p.node.Process(tgid)
+	if p == nil || p.PID != tgid {
+		return syscall.ESRCH
+	}
+	if (info.Code >= 0 || info.Code == siTkill) && p != t.p {
+		return syscall.EPERM
+	}
+	if !t.p.maySignal(p) {
+		return syscall.EPERM
+	}
+	if sig == 0 {
+		return nil
+	}
+	if tid == 0 {
+		if !p.signal(sig, info) {
+			return syscall.EAGAIN
+		}
+		return nil
+	}
+	p.mu.Lock()
+	var target *Thread
+	for _, o := range p.threads {
+		if o.TID == tid {
+			target = o
+		}
+	}
+	p.mu.Unlock()
+	if target == nil {
+		return syscall.ESRCH
+	}
+	if !target.signal(sig, info) {
+		return syscall.EAGAIN
+	}
+	return nil
+}
+
 // suspend replaces the mask and waits for a signal; the old mask comes
 // back when the handler returns (or at once if none runs).
 func (t *Thread) suspend(mask sigSet) error {
@@ -311,6 +371,11 @@ func (t *Thread) sigtimedwait(set, infop, timeout, size uint64) (uint64, error) 
 		return 0, err
 	}
 	want := sigSet(s).unblockable()
+	defer func() {
+		t.mu.Lock()
+		t.sigWaiting = 0
+		t.mu.Unlock()
+	}()
 	var deadline <-chan time.Time
 	if timeout != 0 {
 		d, err := t.getTimespec(timeout)
@@ -328,12 +393,15 @@ func (t *Thread) sigtimedwait(set, infop, timeout, size uint64) (uint64, error) 
 		var info sigInfo
 		if w := t.pending & want; w != 0 {
 			sig = w.lowest()
-			t.pending &^= bit(sig)
-			info = t.info[sig]
+			info = t.queue.take(&t.pending, sig)
 		} else if w := t.p.pending & want; w != 0 {
 			sig = w.lowest()
-			t.p.pending &^= bit(sig)
-			info = sigInfo{Signo: int32(sig), Code: siUser}
+			info = t.p.queue.take(&t.p.pending, sig)
+		}
+		if sig == 0 {
+			t.sigWaiting = want
+		} else {
+			t.sigWaiting = 0
 		}
 		t.p.mu.Unlock()
 		t.mu.Unlock()
