@@ -68,12 +68,47 @@ func (t *Thread) mappable(f *vfs.File, prot, flags int) (vm.Backing, int64, stri
 	if st.Type() != unix.S_IFREG {
 		return nil, 0, "", syscall.ENODEV
 	}
+	if flags&vm.MapShared != 0 && prot&vm.ProtWrite != 0 && !f.Writable() {
+		return nil, 0, "", syscall.EACCES
+	}
+	if _, ok := f.Inode().(vm.FramePager); ok && flags&vm.MapShared != 0 {
+		// The file system keeps its pages in frames: map them.
+		return sharedFile{mapFile{f}}, st.Size, f.Path(t.ctx()), nil
+	}
 	if flags&vm.MapShared != 0 && prot&vm.ProtWrite != 0 {
-		if !f.Writable() {
-			return nil, 0, "", syscall.EACCES
-		}
-		t.enosysFeature("shared writable file mappings")
+		t.enosysFeature("shared writable mappings of this file system's files")
 		return nil, 0, "", syscall.ENODEV
 	}
 	return mapFile{f}, st.Size, f.Path(t.ctx()), nil
 }
+
+// sharedFile backs a shared mapping with the file's own pages.
+type sharedFile struct{ mapFile }
+
+// SharedFrame implements vm.FramePager.
+func (s sharedFile) SharedFrame(off int64) (uintptr, error) {
+	return s.f.Inode().(vm.FramePager).SharedFrame(off)
+}
+
+// Writable implements vm.WriteChecker: a file not open for writing keeps
+// its shared mappings read-only.
+func (s sharedFile) Writable() bool { return s.f.Writable() }
+
+// PoolFrames gives a memory file system the node's page frames for file
+// data (memfs.Frames), so shared mappings can map file pages.
+type PoolFrames struct{ Pool *vm.Pool }
+
+// Get implements memfs.Frames.
+func (p PoolFrames) Get() (uintptr, *[4096]byte, error) {
+	fr, err := p.Pool.Get()
+	if err != nil {
+		return 0, nil, err
+	}
+	return fr, p.Pool.M.Page(fr), nil
+}
+
+// Ref implements memfs.Frames.
+func (p PoolFrames) Ref(fr uintptr) { p.Pool.Share(fr) }
+
+// Put implements memfs.Frames.
+func (p PoolFrames) Put(fr uintptr) { p.Pool.Put(fr) }

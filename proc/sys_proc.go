@@ -188,9 +188,12 @@ func (t *Thread) clone(flags, stack, ptid, ctid, tls uint64) (uint64, error) {
 	}
 	go nt.run()
 	if done != nil {
-		// The parent waits until the child execs or exits; a signal ends
-		// the wait early, as on Linux.
-		t.block(done)
+		// The parent waits until the child execs or exits. Only a fatal
+		// signal ends the wait (Linux waits TASK_KILLABLE): the child
+		// runs on the parent's stack, which the parent must not touch
+		// before then. Other signals stay pending until after.
+		for t.block(done) != nil && !t.p.exiting.Load() {
+		}
 	}
 	return uint64(tid), nil
 }

@@ -47,17 +47,21 @@ func Start(flags cmdline.Flags) bool {
 
 func start(archive []byte, flags cmdline.Flags) error {
 	total, _ := memory()
-	root := memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}) // tmpfs's default: half the RAM
+	// File data lives in page frames of the pool that user memory comes
+	// from, so that shared mappings of files map the files' own pages.
+	pool := vm.NewPool(proc.Machine{})
+	frames := proc.PoolFrames{Pool: pool}
+	root := memfs.New(&memfs.Options{MaxBytes: int64(total / 2), Frames: frames}) // tmpfs's default: half the RAM
 	if err := root.LoadCPIO(bytes.NewReader(archive)); err != nil {
 		return fmt.Errorf("root archive: %w", err)
 	}
 	devices := devfs.NewRegistry(rand.Reader)
 	ns := vfs.NewNamespace(root, vfs.Options{Devices: devices, FIFOs: pipe.NewFIFOTable(),
 		Root: vfs.MountOptions{Source: "rootfs", Type: "rootfs"}})
-	node := proc.NewNode(vm.NewPool(proc.Machine{}), ns)
+	node := proc.NewNode(pool, ns)
 	node.FSTypes = map[string]func(source, data string) (vfs.Filesystem, error){
 		"tmpfs": func(string, string) (vfs.Filesystem, error) {
-			return memfs.New(&memfs.Options{MaxBytes: int64(total / 2)}), nil
+			return memfs.New(&memfs.Options{MaxBytes: int64(total / 2), Frames: frames}), nil
 		},
 		"devtmpfs": func(string, string) (vfs.Filesystem, error) { return devfs.New(), nil },
 		"proc":     func(string, string) (vfs.Filesystem, error) { return procfs.New(node.ProcFS()), nil },

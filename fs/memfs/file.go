@@ -12,10 +12,11 @@ import (
 // written reads as zeros and costs nothing. n.mu guards the fields.
 type file struct {
 	node
-	size  int64
-	pages map[int64]*page
-	opens int  // open file descriptions
-	freed bool // unlinked and closed: pages released
+	size   int64
+	pages  map[int64]*page
+	frames map[int64]uintptr // the frame of each page, with fs.frames
+	opens  int               // open file descriptions
+	freed  bool              // unlinked and closed: pages released
 }
 
 // Stat implements vfs.Inode.
@@ -49,8 +50,7 @@ func (f *file) truncate(size int64) {
 		first := (size + pageMask) >> pageShift
 		for i := range f.pages {
 			if i >= first {
-				delete(f.pages, i)
-				f.fs.pages.Add(-1)
+				f.dropPage(i)
 			}
 		}
 		if off := size & pageMask; off != 0 {
@@ -84,9 +84,77 @@ func (f *file) maybeFree() {
 		return
 	}
 	f.freed = true
-	f.fs.pages.Add(-int64(len(f.pages)))
+	for i := range f.pages {
+		f.dropPage(i)
+	}
 	f.pages = nil
 	f.fs.inodes.Add(-1)
+}
+
+// newPage allocates page pi, charging the file system (f.mu held).
+func (f *file) newPage(pi int64) (*page, error) {
+	if !f.fs.allocPage() {
+		return nil, unix.ENOSPC
+	}
+	if f.pages == nil {
+		f.pages = make(map[int64]*page)
+	}
+	if f.fs.frames == nil {
+		p := new(page)
+		f.pages[pi] = p
+		return p, nil
+	}
+	fr, data, err := f.fs.frames.Get()
+	if err != nil {
+		f.fs.pages.Add(-1)
+		return nil, unix.ENOSPC
+	}
+	if f.frames == nil {
+		f.frames = make(map[int64]uintptr)
+	}
+	p := (*page)(data)
+	f.pages[pi], f.frames[pi] = p, fr
+	return p, nil
+}
+
+// dropPage releases page pi (f.mu held); mappings holding its frame keep
+// it until they unmap.
+func (f *file) dropPage(pi int64) {
+	if _, ok := f.pages[pi]; !ok {
+		return
+	}
+	delete(f.pages, pi)
+	f.fs.pages.Add(-1)
+	if fr, ok := f.frames[pi]; ok {
+		delete(f.frames, pi)
+		f.fs.frames.Put(fr)
+	}
+}
+
+// SharedFrame returns the frame holding the page at off (page aligned),
+// with a reference for the caller, allocating it if the page is a hole:
+// what a shared mapping of the file maps, so that writes through it are
+// the file's data and write(2) shows through it. EFAULT at or past the
+// end of the file's last page (SIGBUS for the mapping), ENODEV when the
+// file system keeps no frames.
+func (f *file) SharedFrame(off int64) (uintptr, error) {
+	if f.fs.frames == nil {
+		return 0, unix.ENODEV
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if off < 0 || off&pageMask != 0 || off >= (f.size+pageMask)&^pageMask || f.freed {
+		return 0, unix.EFAULT
+	}
+	pi := off >> pageShift
+	if _, ok := f.pages[pi]; !ok {
+		if _, err := f.newPage(pi); err != nil {
+			return 0, err
+		}
+	}
+	fr := f.frames[pi]
+	f.fs.frames.Ref(fr)
+	return fr, nil
 }
 
 // readAt copies data at off into dst (f.mu held for reading).
@@ -121,20 +189,16 @@ func (f *file) writeAt(src []byte, off int64) (int, error) {
 	if off > math.MaxInt64-int64(len(src)) {
 		return 0, unix.EFBIG
 	}
-	if f.pages == nil {
-		f.pages = make(map[int64]*page)
-	}
 	n := 0
 	for n < len(src) {
 		pos := off + int64(n)
 		pi := pos >> pageShift
 		p := f.pages[pi]
 		if p == nil {
-			if !f.fs.allocPage() {
+			var err error
+			if p, err = f.newPage(pi); err != nil {
 				break
 			}
-			p = new(page)
-			f.pages[pi] = p
 		}
 		n += copy(p[pos&pageMask:], src[n:])
 	}

@@ -61,12 +61,28 @@ type Options struct {
 	MaxInodes int64
 	// Clock gives the time for timestamps; nil means vfs.Now.
 	Clock func() vfs.Timespec
+	// Frames, when set, provides the memory of file pages as physical
+	// frames, which shared mappings of the files then map (SharedFrame);
+	// nil keeps pages in the Go heap and shared mappings unsupported.
+	Frames Frames
+}
+
+// Frames hands out page frames with reference counts: the kernel's
+// physical pages, shared between files and the user mappings of them.
+type Frames interface {
+	// Get returns a zeroed frame with one reference, and its memory.
+	Get() (frame uintptr, data *[4096]byte, err error)
+	// Ref adds a reference to frame.
+	Ref(frame uintptr)
+	// Put drops a reference; the last one frees the frame.
+	Put(frame uintptr)
 }
 
 // FS is one in-memory file system. It implements vfs.Filesystem.
 type FS struct {
 	dev       uint64
 	clock     func() vfs.Timespec
+	frames    Frames
 	maxPages  int64
 	maxInodes int64
 
@@ -84,7 +100,7 @@ func New(opts *Options) *FS {
 	if opts != nil {
 		o = *opts
 	}
-	fs := &FS{dev: vfs.NewDev(), clock: o.Clock, maxInodes: o.MaxInodes}
+	fs := &FS{dev: vfs.NewDev(), clock: o.Clock, maxInodes: o.MaxInodes, frames: o.Frames}
 	if fs.clock == nil {
 		fs.clock = vfs.Now
 	}

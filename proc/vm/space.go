@@ -59,6 +59,22 @@ type Backing interface {
 	io.ReaderAt
 }
 
+// FramePager is implemented by a Backing whose pages a shared mapping maps
+// directly (a file system that keeps file pages in frames of the Pool):
+// SharedFrame returns the frame of the page at off with a reference that
+// the mapping then owns (Pool.Put drops it). Writes through the mapping
+// are then the file's data, and write(2) shows through the mapping.
+type FramePager interface {
+	SharedFrame(off int64) (uintptr, error)
+}
+
+// WriteChecker is implemented by a Backing that may refuse to become
+// writable: Writable false makes mprotect(PROT_WRITE) of a shared mapping
+// of it EACCES (a file not open for writing).
+type WriteChecker interface {
+	Writable() bool
+}
+
 // Holder is implemented by a Backing that counts the mappings using it
 // (an open file kept open by its mappings): Hold is called for every VMA
 // that starts to refer to it (a new mapping, each half of a split, a
@@ -354,6 +370,9 @@ func (s *Space) Protect(addr, length uint64, prot int) error {
 		if v == nil {
 			return syscall.ENOMEM
 		}
+		if w, ok := v.File.(WriteChecker); ok && v.Shared && prot&ProtWrite != 0 && !w.Writable() {
+			return syscall.EACCES
+		}
 		a = v.End
 	}
 	s.split(addr)
@@ -464,6 +483,15 @@ func (s *Space) populate(v *VMA, a uint64) error {
 		return syscall.ENOMEM
 	}
 	if *e&pteP != 0 {
+		return nil
+	}
+	if fp, ok := v.File.(FramePager); ok && v.Shared {
+		// The file's own page, not a copy.
+		fr, err := fp.SharedFrame(v.Off + int64(a-v.Start))
+		if err != nil {
+			return ErrBus
+		}
+		*e = uint64(fr) | flags(v)
 		return nil
 	}
 	p, err := s.pool.Get()

@@ -48,32 +48,14 @@ error.`,
 						return failed(e, usageError{err})
 					}
 					spec.Adds = append(spec.Adds, add)
-					// An added busybox brings its applets, so that
-					// `sh -c 'ls | wc -l'` finds them in PATH.
-					if filepath.Base(add.Host) == "busybox" && path.Base(add.Guest) == "busybox" {
-						if st, err := os.Stat(add.Host); err == nil && st.Mode().IsRegular() {
-							links, err := rootfs.BusyboxLinks(add.Host, add.Guest)
-							if err != nil {
-								fmt.Fprintf(e.stderr, "dunix run: no busybox applet links: %v\n", err)
-							}
-							spec.Links = append(spec.Links, links...)
-						}
-					}
 				}
+				addBusyboxLinks(e, &spec)
 				dir, err := os.MkdirTemp("", "dunix-run")
 				if err != nil {
 					return failed(e, err)
 				}
 				defer os.RemoveAll(dir)
-				root := filepath.Join(dir, "root.cpio")
-				f, err := os.Create(root)
-				if err != nil {
-					return failed(e, err)
-				}
-				err = rootfs.Write(f, spec)
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
+				root, err := writeRoot(dir, spec)
 				if err != nil {
 					return failed(e, err)
 				}
@@ -94,6 +76,38 @@ error.`,
 			}
 		},
 	})
+}
+
+// addBusyboxLinks gives an added busybox its applets, so that
+// `sh -c 'ls | wc -l'` finds them in PATH.
+func addBusyboxLinks(e *env, spec *rootfs.Spec) {
+	for _, add := range spec.Adds {
+		if filepath.Base(add.Host) != "busybox" || path.Base(add.Guest) != "busybox" {
+			continue
+		}
+		if st, err := os.Stat(add.Host); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		links, err := rootfs.BusyboxLinks(add.Host, add.Guest)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "dunix: no busybox applet links: %v\n", err)
+		}
+		spec.Links = append(spec.Links, links...)
+	}
+}
+
+// writeRoot writes the root archive of spec into dir and returns its path.
+func writeRoot(dir string, spec rootfs.Spec) (string, error) {
+	root := filepath.Join(dir, "root.cpio")
+	f, err := os.Create(root)
+	if err != nil {
+		return "", err
+	}
+	err = rootfs.Write(f, spec)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return root, err
 }
 
 // multiFlag is a repeatable string flag.
@@ -117,6 +131,7 @@ type consoleFilter struct {
 	kernel  bool   // inside a kernel line
 	atStart bool
 	started bool
+	heldCR  bool // a "\r" at the end of the last write, maybe half of "\r\n"
 }
 
 const kernelPrefix = "dunix: "
@@ -155,7 +170,15 @@ func (c *consoleFilter) Write(p []byte) (int, error) {
 
 func (c *consoleFilter) emit(b []byte) {
 	if c.stripCR {
+		// A "\r\n" may be split between writes: hold a final "\r".
+		if c.heldCR {
+			b = append([]byte{'\r'}, b...)
+			c.heldCR = false
+		}
 		b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+		if len(b) > 0 && b[len(b)-1] == '\r' {
+			b, c.heldCR = b[:len(b)-1], true
+		}
 	}
 	if len(b) > 0 {
 		c.out.Write(b)
@@ -179,5 +202,9 @@ func (c *consoleFilter) flush() {
 	} else if len(c.pending) > 0 {
 		c.emit(c.pending)
 		c.pending = nil
+	}
+	if c.heldCR {
+		c.heldCR = false
+		c.out.Write([]byte{'\r'})
 	}
 }
