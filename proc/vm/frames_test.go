@@ -15,7 +15,7 @@ type pagedFile struct {
 }
 
 func (f *pagedFile) ReadAt(b []byte, off int64) (int, error) { return 0, syscall.EIO }
-func (f *pagedFile) Writable() bool                            { return f.writable }
+func (f *pagedFile) Writable() bool                          { return f.writable }
 
 func (f *pagedFile) SharedFrame(off int64) (uintptr, error) {
 	if off >= f.size {
