@@ -10,7 +10,7 @@ SOURCES  := $(shell find arch boot drivers kernel tools qemu fs proc userland ne
 APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools busybox-static bash-static musl-tools gcc
 
 # Packages that are plain Go and tested on the host with the race detector.
-HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest)
+HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest -e /qemu/usertest)
 
 .PHONY: all deps run test test-host test-boot vet fmt bench bench-boot bench-smp clean
 
@@ -53,7 +53,7 @@ test-host:
 	$(GO) test -race -count=1 $(HOST_PKGS)
 
 test-boot: all
-	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -count=1 -parallel 2 -timeout 30m -v ./qemu/boottest/
+	DUNIX_KERNEL=$(abspath $(KERNEL)) DUNIX=$(abspath $(DUNIX)) $(GO) test -count=1 -parallel 2 -timeout 40m -v ./qemu/boottest/ ./qemu/usertest/
 
 bench: bench-boot bench-smp
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -81,6 +82,9 @@ func (t *Thread) find(at vfs.Loc, path string, argv, envp []string) (*program, e
 		if err != nil {
 			f.Close()
 			if errors.Is(err, elf.ErrDynamic) {
+				// ENOEXEC for the caller, and a line saying why for the
+				// user (a shell would otherwise say "syntax error").
+				fmt.Fprintf(os.Stdout, "dunix: cannot run %s: %v\n", path, err)
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			return nil, syscall.ENOEXEC
