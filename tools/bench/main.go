@@ -6,6 +6,10 @@
 //	    of n boots, dunix against Debian's own Linux kernel booting a
 //	    one-file initramfs in the same QEMU (same machine, memory, CPUs,
 //	    accelerator); plus the kernel's resident memory after boot.
+//	go run ./tools/bench sys [-cpus 1] [-mem 256]
+//	    system-call micro-benchmarks (tools/bench/sysbench, a static C
+//	    program built with musl-gcc): the same binary as a dunix node's
+//	    first process and as /init of Debian's Linux in the same QEMU.
 //	go run ./tools/bench smp [-n 3]
 //	    a CPU-bound job split over the CPUs, on a 1-vCPU and a 2-vCPU node
 //	    (multi-threaded TCG here): the speed-up of 2 vCPUs over 1.
@@ -34,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench boot|smp [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench boot|smp|sys [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -43,6 +47,8 @@ func main() {
 		err = benchBoot(os.Args[2:])
 	case "smp":
 		err = benchSMP(os.Args[2:])
+	case "sys":
+		err = benchSys(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"dunix/fs/cpio"
+	"dunix/qemu"
+	"dunix/qemu/linuxref"
+	"dunix/tools/rootfs"
+)
+
+// The micro-benchmarks of sysbench.c, in its order, with what each is.
+var sysBenches = []struct{ name, what string }{
+	{"getpid", "null system call (getpid)"},
+	{"read-zero-4k", "4 KiB read from /dev/zero"},
+	{"pipe-rtt", "pipe round trip between two processes"},
+	{"fork-exit-wait", "fork + exit + wait"},
+	{"fork-exec-wait", "fork + execve + wait of a static binary"},
+	{"page-fault", "page fault (touching fresh anonymous memory)"},
+	{"context-switch", "context switch (pipe hand-off between two processes)"},
+}
+
+var sysLine = regexp.MustCompile(`^bench: (\S+) ns=(\d+) iters=(\d+)`)
+
+// buildSysbench compiles sysbench.c statically with musl-gcc.
+func buildSysbench(dir string) (string, error) {
+	bin := filepath.Join(dir, "sysbench")
+	cmd := exec.Command("musl-gcc", "-static", "-O2", "-o", bin, "tools/bench/sysbench/sysbench.c")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building sysbench (apt-get install musl-tools): %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// sysRun boots cfg and collects the bench lines.
+func sysRun(cfg qemu.Config) (map[string]float64, error) {
+	_, _, lines, err := run(cfg, "bench: done", 15*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, l := range lines {
+		if m := sysLine.FindStringSubmatch(l); m != nil {
+			ns, _ := strconv.ParseFloat(m[2], 64)
+			out[m[1]] = ns
+		}
+	}
+	return out, nil
+}
+
+func benchSys(args []string) error {
+	fs := flag.NewFlagSet("sys", flag.ExitOnError)
+	cpus := fs.Int("cpus", 1, "virtual CPUs")
+	mem := fs.Int("mem", 256, "memory in MiB")
+	accelFlag := fs.String("accel", "auto", "auto, kvm or tcg")
+	fs.Parse(args)
+	dir, err := os.MkdirTemp("", "dunix-bench-sys")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildSysbench(dir)
+	if err != nil {
+		return err
+	}
+	base := qemu.Config{Kernel: kernelPath(), MemMiB: *mem, CPUs: *cpus, Accel: *accelFlag}
+	accel, why, err := qemu.ChooseAccel(context.Background(), base)
+	if err != nil {
+		return err
+	}
+	base.Accel = accel
+
+	// dunix: the benchmark is the node's first process.
+	root := filepath.Join(dir, "root.cpio")
+	f, err := os.Create(root)
+	if err != nil {
+		return err
+	}
+	err = rootfs.Write(f, rootfs.Spec{Adds: []rootfs.Add{{Host: bin, Guest: "/bin/sysbench"}}, Run: []string{"/bin/sysbench"}})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	dcfg := base
+	dcfg.Initrd, dcfg.Cmdline = root, "dunix.quiet=1"
+	d, err := sysRun(dcfg)
+	if err != nil {
+		return fmt.Errorf("dunix: %v", err)
+	}
+
+	// Linux: the same binary as /init, with /dev/console and /dev/zero.
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	initrd := filepath.Join(dir, "linux.cpio")
+	lf, err := os.Create(initrd)
+	if err != nil {
+		return err
+	}
+	w := cpio.NewWriter(lf)
+	w.AddDir("dev", cpio.Attr{Perm: 0o755})
+	w.AddCharDev("dev/console", cpio.Attr{Perm: 0o600}, 5, 1)
+	w.AddCharDev("dev/zero", cpio.Attr{Perm: 0o666}, 1, 5)
+	w.AddFile("init", cpio.Attr{Perm: 0o755}, data)
+	err = w.Close()
+	if cerr := lf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	vmlinuz, err := linuxref.Kernel(context.Background(), "")
+	if err != nil {
+		return err
+	}
+	lcfg := base
+	lcfg.Kernel, lcfg.Cmdline, lcfg.Extra = vmlinuz, "console=ttyS0 quiet panic=-1", []string{"-initrd", initrd}
+	l, err := sysRun(lcfg)
+	if err != nil {
+		return fmt.Errorf("linux: %v", err)
+	}
+
+	fmt.Printf("# system-call micro-benchmarks (tools/bench/sysbench/sysbench.c, musl-gcc -static -O2), one run each\n")
+	fmt.Printf("# q35, %d vCPU, %d MiB, %s (%s); Linux: Debian's kernel, the binary as /init\n", *cpus, *mem, accel, why)
+	fmt.Printf("# command: go run ./tools/bench sys -cpus %d -mem %d\n\n", *cpus, *mem)
+	fmt.Println("| benchmark | dunix | Linux | dunix/Linux |")
+	fmt.Println("|---|---|---|---|")
+	for _, b := range sysBenches {
+		dv, dok := d[b.name]
+		lv, lok := l[b.name]
+		ratio := "-"
+		if dok && lok && lv > 0 {
+			ratio = fmt.Sprintf("%.2f", dv/lv)
+		}
+		fmt.Printf("| %s | %s | %s | %s |\n", b.what, nsText(dv, dok), nsText(lv, lok), ratio)
+	}
+	return nil
+}
+
+func nsText(v float64, ok bool) string {
+	switch {
+	case !ok:
+		return "failed"
+	case v >= 10000:
+		return fmt.Sprintf("%.1f µs", v/1000)
+	}
+	return fmt.Sprintf("%.0f ns", v)
+}
