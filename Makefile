@@ -12,7 +12,7 @@ APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools bu
 # Packages that are plain Go and tested on the host with the race detector.
 HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest -e /qemu/usertest)
 
-.PHONY: all deps run test test-host test-boot vet fmt bench bench-boot bench-smp clean
+.PHONY: all deps run test test-host test-boot vet fmt bench bench-boot bench-smp bench-sys clean
 
 all: $(KERNEL) $(DUNIX)
 
@@ -53,15 +53,18 @@ test-host:
 	$(GO) test -race -count=1 $(HOST_PKGS)
 
 test-boot: all
-	DUNIX_KERNEL=$(abspath $(KERNEL)) DUNIX=$(abspath $(DUNIX)) $(GO) test -count=1 -parallel 2 -timeout 40m -v ./qemu/boottest/ ./qemu/usertest/
+	DUNIX_KERNEL=$(abspath $(KERNEL)) DUNIX=$(abspath $(DUNIX)) $(GO) test -count=1 -p 1 -parallel 2 -timeout 40m -v ./qemu/boottest/ ./qemu/usertest/
 
-bench: bench-boot bench-smp
+bench: bench-boot bench-smp bench-sys
 
 bench-boot: deps all
 	$(GO) run ./tools/bench boot
 
 bench-smp: all
 	$(GO) run ./tools/bench smp
+
+bench-sys: deps all
+	$(GO) run ./tools/bench sys
 
 clean:
 	rm -rf $(BIN)

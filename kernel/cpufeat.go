@@ -14,6 +14,8 @@ var (
 	cpuHasAVX       bool
 	cpuHasRdrand    bool
 	cpuHasRdseed    bool
+	cpuHasSMEP      bool
+	cpuHasSMAP      bool
 	cpuHasNX        bool
 	cpuHasDeadline  bool
 	cpuHasPDPE1G    bool
@@ -56,6 +58,8 @@ func detectFeatures() {
 		_, ebx, _, _ := amd64.CPUID(7, 0)
 		cpuHasFSGSBase = ebx&1 != 0
 		cpuHasRdseed = ebx&(1<<18) != 0
+		cpuHasSMEP = ebx&(1<<7) != 0
+		cpuHasSMAP = ebx&(1<<20) != 0
 	}
 	if max >= 0xD && cpuHasXsave {
 		a, _, _, _ := amd64.CPUID(0xD, 1)
@@ -85,6 +89,16 @@ func setupCPU() {
 	cr4 := amd64.CR4() | amd64.CR4OSFXSR | amd64.CR4OSXMMEXCPT | amd64.CR4PGE
 	if cpuHasXsave {
 		cr4 |= amd64.CR4OSXSAVE
+	}
+	// The kernel never executes user pages (SMEP) nor touches them through
+	// user addresses (SMAP): it copies user memory through the direct map
+	// after walking the page tables, so both can be on. SYSCALL clears AC
+	// (SFMASK), so user code cannot lift SMAP for the kernel.
+	if cpuHasSMEP {
+		cr4 |= amd64.CR4SMEP
+	}
+	if cpuHasSMAP {
+		cr4 |= amd64.CR4SMAP
 	}
 	amd64.SetCR4(cr4)
 	efer := amd64.Rdmsr(amd64.MSREFER) | amd64.EFERSCE

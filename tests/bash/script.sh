@@ -446,6 +446,14 @@ echo "wait -n with no jobs status=$?"
 sleep 10 &
 p=$!
 jobs
+# Until the child has exec'd sleep it still runs bash, whose handler for
+# terminating signals (installed for the EXIT trap) only notes a SIGTERM:
+# wait for the exec, or a slow machine makes this a race.
+for ((i = 0; i < 2000; i++)); do
+	c=
+	{ read -r c <"/proc/$p/comm"; } 2>/dev/null
+	[[ $c == sleep ]] && break
+done
 kill %1
 wait "$p" # not %1: the job may already be reported and forgotten
 echo "kill %1 status=$?"

@@ -75,12 +75,26 @@ type Result struct {
 // (its tests directory), building what needs building into work. Tools
 // missing on this host are errors that say what to install.
 func Corpus(ctx context.Context, repo, work string) ([]Program, error) {
+	// Host runs happen in other directories: every path must be absolute.
+	repo, err := filepath.Abs(repo)
+	if err != nil {
+		return nil, err
+	}
+	if work, err = filepath.Abs(work); err != nil {
+		return nil, err
+	}
 	tests := filepath.Join(repo, "tests")
 	busybox, err := exec.LookPath("busybox")
+	if err == nil {
+		busybox, err = filepath.Abs(busybox)
+	}
 	if err != nil {
 		return nil, errors.New("compat: busybox not found (apt-get install busybox-static)")
 	}
 	bash, err := exec.LookPath("bash-static")
+	if err == nil {
+		bash, err = filepath.Abs(bash)
+	}
 	if err != nil {
 		return nil, errors.New("compat: bash-static not found (apt-get install bash-static)")
 	}
@@ -217,6 +231,8 @@ func Run(ctx context.Context, p Program, guest Guest) Result {
 			hostStatus = ee.ExitCode()
 		}
 		switch {
+		case hostStatus != 0 && out.Len() == 0:
+			r.Why = fmt.Sprintf("the host's reference run failed (status %d): %s", hostStatus, strings.TrimSpace(errb.String()))
 		case !bytes.Equal(out.Bytes(), g.Stdout):
 			r.Why = "output differs from the host's"
 			r.Diff = Diff(out.Bytes(), g.Stdout, 3)
