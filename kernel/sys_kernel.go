@@ -61,7 +61,7 @@ func kStats(buf uint64) int64 {
 	s.IRQs = irqCount
 	for i := int32(0); i < ncpu; i++ {
 		c := &cpus[i]
-		s.CPU[i] = CPUStats{uint64(c.APICID), uint64(c.online.Load()), c.syscalls, c.interrupts, c.switches, c.faults, c.idleNs}
+		s.CPU[i] = CPUStats{uint64(c.APICID), uint64(c.online.Load()), c.syscalls + c.FastSyscalls, c.interrupts, c.switches, c.faults, c.idleNs}
 	}
 	return 0
 }

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"unsafe"
+
 	"sync/atomic"
 
 	"dunix/arch/amd64"
@@ -55,6 +57,19 @@ type Task struct {
 var (
 	taskLock spin.Lock
 	tasks    [MaxTasks]Task
+)
+
+// SyscallEntry answers getpid, gettid and getppid from the IDs at fixed
+// offsets from the task's Frame: these arrays fail to compile when the
+// layout and amd64.Task*Offset disagree.
+var (
+	_ [unsafe.Offsetof(Task{}.PID) - amd64.TaskPIDOffset]struct{}
+	_ [amd64.TaskPIDOffset - unsafe.Offsetof(Task{}.PID)]struct{}
+	_ [unsafe.Offsetof(Task{}.TID) - amd64.TaskTIDOffset]struct{}
+	_ [amd64.TaskTIDOffset - unsafe.Offsetof(Task{}.TID)]struct{}
+	_ [unsafe.Offsetof(Task{}.PPID) - amd64.TaskPPIDOffset]struct{}
+	_ [amd64.TaskPPIDOffset - unsafe.Offsetof(Task{}.PPID)]struct{}
+	_ [0 - unsafe.Offsetof(Task{}.Frame)]struct{}
 )
 
 // User segment selectors and the RFLAGS bits a user program may set.

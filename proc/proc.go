@@ -221,7 +221,8 @@ type Thread struct {
 	handlerRan bool
 	comm       string // the thread's name (prctl PR_SET_NAME, /proc/PID/comm), at most 15 bytes
 
-	acct threadAcct // CPU time and event counts (account.go)
+	acct  threadAcct // CPU time and event counts (account.go)
+	ioBuf []byte     // transfer buffer of read and write (scratch)
 }
 
 // Errors.

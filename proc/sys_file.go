@@ -319,6 +319,16 @@ func (t *Thread) readv(fd int32, v []iovec, off int64) (uint64, error) {
 	return t.readFile(f, newUserIO(t, v), off)
 }
 
+// scratch returns the thread's transfer buffer, n bytes long (at most
+// ioChunk): reused by every read and write of the thread (only its own
+// goroutine runs its system calls), so a small read allocates nothing.
+func (t *Thread) scratch(n uint64) []byte {
+	if uint64(cap(t.ioBuf)) < n {
+		t.ioBuf = make([]byte, n)
+	}
+	return t.ioBuf[:n]
+}
+
 // readFile reads from f into u. Only the first read waits; a stream
 // returns what one read gives, a file is read until u is full or the end.
 func (t *Thread) readFile(f *vfs.File, u *userIO, off int64) (uint64, error) {
@@ -334,7 +344,7 @@ func (t *Thread) readFile(f *vfs.File, u *userIO, off int64) (uint64, error) {
 			return 0, err
 		}
 	}
-	buf := make([]byte, min(want, ioChunk))
+	buf := t.scratch(min(want, ioChunk))
 	var done uint64
 	for {
 		piece := buf[:min(want-done, ioChunk)]
@@ -410,7 +420,7 @@ func (t *Thread) writeFile(f *vfs.File, u ioSource, off int64) (uint64, error) {
 		}
 	}
 	want := u.remaining()
-	buf := make([]byte, min(want, ioChunk))
+	buf := t.scratch(min(want, ioChunk))
 	var done uint64
 	if want == 0 {
 		// A zero-length write still checks the file (a regular file
@@ -585,7 +595,7 @@ func (t *Thread) sendfile(out, in int32, offp, count uint64) (uint64, error) {
 		}
 	}
 	count = min(count, maxIO)
-	buf := make([]byte, min(count, ioChunk))
+	buf := make([]byte, min(count, ioChunk)) // not t.scratch: writeFile uses that
 	var done uint64
 	for done < count {
 		piece := buf[:min(count-done, ioChunk)]

@@ -14,20 +14,33 @@ type Local struct {
 	Nested      uint64  // GS:56, count of exceptions taken in trap context
 	KernelFS    uint64  // GS:64, FS base kernel code runs with (Go finds g at FS:-8)
 	UserFS      uint64  // GS:72, FS base to load on the way to ring 3
+	// FastSyscalls counts the system calls SyscallEntry answered itself.
+	FastSyscalls uint64 // GS:80
 }
 
 // Offsets into Local used by the assembly (checked by a test).
 const (
-	LocalSelf        = 0
-	LocalScratch     = 8
-	LocalKernelStack = 16
-	LocalFrame       = 24
-	LocalXsave       = 32
-	LocalXsaveMask   = 40
-	LocalDepth       = 48
-	LocalNested      = 56
-	LocalKernelFS    = 64
-	LocalUserFS      = 72
+	LocalSelf         = 0
+	LocalScratch      = 8
+	LocalKernelStack  = 16
+	LocalFrame        = 24
+	LocalXsave        = 32
+	LocalXsaveMask    = 40
+	LocalDepth        = 48
+	LocalNested       = 56
+	LocalKernelFS     = 64
+	LocalUserFS       = 72
+	LocalFastSyscalls = 80
+)
+
+// The kernel's record of a user task starts with the task's Frame (what
+// GS:24 points at while the task runs) and keeps the task's Linux IDs, as
+// int32, at these offsets from it: SyscallEntry answers getpid, gettid
+// and getppid from them. The kernel checks the layout when it compiles.
+const (
+	TaskPIDOffset  = 216
+	TaskTIDOffset  = 220
+	TaskPPIDOffset = 224
 )
 
 // ThisCPU returns the address of the running CPU's per-CPU block.

@@ -11,6 +11,13 @@
 #define L_NESTED	56
 #define L_KFS		64
 #define L_UFS		72
+#define L_FAST		80
+
+// Offsets of the task's IDs from its Frame (percpu.go, TaskPIDOffset...).
+#define TASK_PID	216
+#define TASK_TID	220
+#define TASK_PPID	224
+#define USER_TOP	0x7ffffffff000	// return addresses at or above: no SYSRET
 
 // KERNELFS loads this CPU's kernel FS base (GS must be the per-CPU one):
 // Go code reads g at FS:-8, and in ring 3 FS is the user's.
@@ -211,6 +218,23 @@ TEXT ·SyscallEntry(SB),NOSPLIT|NOFRAME,$0
 	BTQ	$63, CX			// the return address: kernel code lives in
 	JCS	kernelcall		// the upper half
 	SWAPGS				// from ring 3: the per-CPU GS base
+	// getpid, gettid and getppid are answered here from the running task's
+	// IDs, saving nothing: only RAX changes, and RCX and R11, which
+	// SYSCALL and SYSRET use, as on Linux. Interrupts stay off (SFMASK). A
+	// return address at or past USER_TOP goes the slow way: SYSRET to a
+	// non-canonical address would fault in ring 0 on the user's stack.
+	GS MOVQ	AX, L_SCRATCH		// the number
+	MOVQ	$USER_TOP, AX
+	CMPQ	CX, AX
+	GS MOVQ	L_SCRATCH, AX		// (MOV keeps the flags)
+	JAE	slowcall
+	CMPQ	AX, $39
+	JEQ	fastpid
+	CMPQ	AX, $186
+	JEQ	fasttid
+	CMPQ	AX, $110
+	JEQ	fastppid
+slowcall:
 	GS MOVQ	AX, L_SCRATCH
 	GS MOVQ	L_FRAME, AX
 	SAVEGPRS
@@ -225,6 +249,21 @@ TEXT ·SyscallEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	SP, 160(AX)		// RSP
 	KERNELFS
 	JMP	·enterKernel(SB)
+fastpid:
+	GS MOVQ	L_FRAME, AX		// the task's Frame, its IDs after it
+	MOVL	TASK_PID(AX), AX
+	JMP	fastret
+fasttid:
+	GS MOVQ	L_FRAME, AX
+	MOVL	TASK_TID(AX), AX
+	JMP	fastret
+fastppid:
+	GS MOVQ	L_FRAME, AX
+	MOVL	TASK_PPID(AX), AX
+fastret:
+	GS INCQ	L_FAST
+	SWAPGS				// the user's GS base back
+	BYTE $0x48; BYTE $0x0F; BYTE $0x07	// SYSRETQ: RIP from RCX, RFLAGS from R11
 kernelcall:
 	GS CMPQ	L_DEPTH, $0		// a system call from trap context is a bug:
 	JEQ	2(PC)			// make it a #UD there, reported as nested

@@ -20,6 +20,7 @@ import (
 // The micro-benchmarks of sysbench.c, in its order, with what each is.
 var sysBenches = []struct{ name, what string }{
 	{"getpid", "null system call (getpid)"},
+	{"getuid", "null system call through the handler table (getuid)"},
 	{"read-zero-4k", "4 KiB read from /dev/zero"},
 	{"pipe-rtt", "pipe round trip between two processes"},
 	{"fork-exit-wait", "fork + exit + wait"},
