@@ -205,16 +205,28 @@ func spinInitramfs(dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, "spin.cpio")
+	return path, linuxInitramfs(path, data, false)
+}
+
+// linuxInitramfs writes an initramfs for Debian's Linux: /dev/console
+// (and /dev/zero when zero is set) and init as /init.
+func linuxInitramfs(path string, init []byte, zero bool) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer f.Close()
 	w := cpio.NewWriter(f)
 	w.AddDir("dev", cpio.Attr{Perm: 0o755})
 	w.AddCharDev("dev/console", cpio.Attr{Perm: 0o600}, 5, 1)
-	w.AddFile("init", cpio.Attr{Perm: 0o755}, data)
-	return path, w.Close()
+	if zero {
+		w.AddCharDev("dev/zero", cpio.Attr{Perm: 0o666}, 1, 5)
+	}
+	w.AddFile("init", cpio.Attr{Perm: 0o755}, init)
+	err = w.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func benchSMP(args []string) error {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"dunix/fs/cpio"
 	"dunix/qemu"
 	"dunix/qemu/linuxref"
 	"dunix/tools/rootfs"
@@ -105,20 +104,7 @@ func benchSys(args []string) error {
 		return err
 	}
 	initrd := filepath.Join(dir, "linux.cpio")
-	lf, err := os.Create(initrd)
-	if err != nil {
-		return err
-	}
-	w := cpio.NewWriter(lf)
-	w.AddDir("dev", cpio.Attr{Perm: 0o755})
-	w.AddCharDev("dev/console", cpio.Attr{Perm: 0o600}, 5, 1)
-	w.AddCharDev("dev/zero", cpio.Attr{Perm: 0o666}, 1, 5)
-	w.AddFile("init", cpio.Attr{Perm: 0o755}, data)
-	err = w.Close()
-	if cerr := lf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := linuxInitramfs(initrd, data, true); err != nil {
 		return err
 	}
 	vmlinuz, err := linuxref.Kernel(context.Background(), "")
