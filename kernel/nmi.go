@@ -37,7 +37,7 @@ func nmi(c *CPU, f *amd64.Frame) {
 		if c.flushDone.Load() >= w {
 			break
 		}
-		amd64.SetCR3(amd64.CR3())
+		c.dropLazyRoot()
 		c.flushDone.Store(w)
 	}
 	if dumpCPU.Load() == c.ID+1 {
@@ -81,7 +81,7 @@ func shootdown() {
 		for want[i] != 0 && cpus[i].flushDone.Load() < want[i] {
 			// Serve requests aimed at this CPU while waiting.
 			if w := me.flushWanted.Load(); me.flushDone.Load() < w {
-				amd64.SetCR3(amd64.CR3())
+				me.dropLazyRoot()
 				me.flushDone.Store(w)
 			}
 			amd64.Pause()

@@ -28,7 +28,8 @@ type CPU struct {
 	current int32 // index of the running thread
 	idle    int32 // index of this CPU's idle thread
 	fsBase  uint64
-	cr3     uintptr // page-table root loaded
+	cr3     uintptr // page-table root loaded (kept up to date by load only; see rootInUse)
+	rootGen uint64  // kernel-half generation of the user root loaded
 
 	needResched bool
 	sliceEnd    uint64 // ns: when the running thread's time slice ends
@@ -73,6 +74,13 @@ func thisCPU() *CPU {
 // task's is loaded by the exit path on the way to ring 3), GS base for
 // ring 3, page-table root.
 //
+// Kernel code runs on whatever root is loaded (lazy CR3): every user root
+// carries the kernel half, and a CR3 write costs a TLB flush (under TCG a
+// flush of QEMU's whole soft TLB), so leaving a task for kernel code keeps
+// the task's root. A lazily kept root is dropped (dropLazyRoot) by every
+// TLB shootdown, which the process layer makes before it frees a root,
+// and when the kernel half gained a top-level entry it lacks.
+//
 //go:nosplit
 func (c *CPU) load(k *Thread) {
 	root := mm.KernelRoot()
@@ -82,18 +90,39 @@ func (c *CPU) load(k *Thread) {
 		c.Xsave = t.xsave
 		c.UserFS = t.FSBase
 		root = t.root
+		c.rootGen = t.gen
 		amd64.Wrmsr(amd64.MSRKernelGS, t.GSBase) // swapped in on the way to ring 3
 	} else {
 		c.Frame = uintptr(unsafe.Pointer(&k.Frame))
 		c.Xsave = k.xsave
+		if cur := uintptr(amd64.CR3()); cur != root && c.rootGen == mm.KernelGen() {
+			root = cur // keep the user root (its kernel half is current)
+		}
 	}
 	c.KernelFS = k.fsBase
 	if k.fsBase != c.fsBase {
 		amd64.SetFSBase(k.fsBase)
 		c.fsBase = k.fsBase
 	}
-	if root != c.cr3 {
+	// CR3 itself, not c.cr3, is compared: an NMI may have dropped a lazy
+	// root since.
+	if root != uintptr(amd64.CR3()) {
 		amd64.SetCR3(uint64(root))
-		c.cr3 = root
 	}
+	c.cr3 = root
+}
+
+// dropLazyRoot flushes this CPU's TLB, and leaves a user root it keeps
+// only lazily for the kernel's own root: one the running thread's task
+// does not use (it may be about to be freed). It runs in trap context or
+// in an NMI, and decides from CR3 itself, so it may interrupt load.
+//
+//go:nosplit
+func (c *CPU) dropLazyRoot() {
+	cur := uintptr(amd64.CR3())
+	if k := &threads[c.current]; k.task >= 0 && tasks[k.task].root == cur || cur == mm.KernelRoot() {
+		amd64.SetCR3(uint64(cur)) // a flush
+		return
+	}
+	amd64.SetCR3(uint64(mm.KernelRoot()))
 }

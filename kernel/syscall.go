@@ -113,7 +113,14 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 
 	// Memory (sys_mm.go).
 	case unix.SYS_MMAP:
+		g := mm.KernelGen()
 		r = sysMmap(a0, a1, a2, a3, a4)
+		if mm.KernelGen() != g {
+			// A new top-level entry in the kernel half: user roots kept
+			// lazily lack it (the tasks' own get it at their next run).
+			shootdown()
+			c.dropLazyRoot()
+		}
 	case unix.SYS_MUNMAP:
 		r = sysMunmap(a0, a1)
 	case unix.SYS_MPROTECT:
@@ -232,8 +239,10 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 			r = int64(a1)
 		}
 	case kcallFlushTLB:
+		// Also what the process layer calls before it frees a root: no
+		// CPU may keep it lazily loaded after this.
 		shootdown()
-		amd64.SetCR3(amd64.CR3())
+		thisCPU().dropLazyRoot()
 
 	default:
 		r = enosysCall(nr, f.RIP)

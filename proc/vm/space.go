@@ -119,6 +119,7 @@ type Space struct {
 	brkStart uint64
 	brk      uint64
 	released bool
+	freed    []uintptr // frames dropped, given back after a TLB flush (flushFreed)
 }
 
 // New returns an empty address space.
@@ -304,12 +305,11 @@ func (s *Space) Unmap(addr, length uint64) error {
 	s.mu.Lock()
 	s.unmap(addr, addr+n)
 	s.mu.Unlock()
-	s.m.FlushTLB()
 	return nil
 }
 
-// unmap removes [start, end) from the VMAs and frees its pages (s.mu held;
-// the caller flushes TLBs).
+// unmap removes [start, end) from the VMAs and frees its pages, after a
+// TLB flush when there were any (s.mu held).
 func (s *Space) unmap(start, end uint64) {
 	var keep []*VMA
 	for _, v := range s.vmas {
@@ -334,9 +334,26 @@ func (s *Space) unmap(start, end uint64) {
 		drop(v)
 	}
 	s.vmas = keep
+	s.flushFreed()
 }
 
-// dropPages frees the pages mapped in [start, end).
+// flushFreed flushes every CPU's TLB if pages were dropped, then gives
+// them back: a frame is reused only when no CPU can reach it through a
+// stale entry (kernel code runs on the last user root a CPU had, so even
+// the CPU that dropped them may still cache them).
+func (s *Space) flushFreed() {
+	if len(s.freed) == 0 {
+		return
+	}
+	s.m.FlushTLB()
+	for _, f := range s.freed {
+		s.pool.Put(f)
+	}
+	s.freed = s.freed[:0]
+}
+
+// dropPages clears the entries of [start, end); their frames wait in
+// s.freed for flushFreed.
 func (s *Space) dropPages(start, end uint64) {
 	for a := start; a < end; a += PageSize {
 		e := s.pte(a, false)
@@ -349,7 +366,7 @@ func (s *Space) dropPages(start, end uint64) {
 			continue
 		}
 		if *e&(pteP|pteKept) != 0 {
-			s.pool.Put(uintptr(*e & pteAddr))
+			s.freed = append(s.freed, uintptr(*e&pteAddr))
 		}
 		*e = 0
 	}
@@ -471,8 +488,8 @@ func (s *Space) breakCOW(v *VMA, e *uint64) error {
 	}
 	copy(s.m.Page(p)[:], s.m.Page(old)[:])
 	*e = uint64(p) | flags(v)
+	s.m.FlushTLB() // CPUs may cache the read-only entry of this address
 	s.pool.Put(old)
-	s.m.FlushTLB() // other CPUs may cache the read-only entry of this address
 	return nil
 }
 
@@ -634,8 +651,7 @@ func (s *Space) Brk(addr uint64) uint64 {
 			s.insert(&VMA{Start: oldEnd, End: newEnd, Prot: ProtRead | ProtWrite, Name: "[heap]"})
 		}
 	case newEnd < oldEnd:
-		s.unmap(newEnd, oldEnd)
-		s.m.FlushTLB()
+		s.unmap(newEnd, oldEnd) // flushes
 	}
 	s.brk = addr
 	return s.brk
@@ -712,8 +728,8 @@ func (s *Space) DropPages(addr, length uint64) error {
 		}
 		a = end
 	}
+	s.flushFreed()
 	s.mu.Unlock()
-	s.m.FlushTLB()
 	return nil
 }
 
@@ -753,8 +769,7 @@ func (s *Space) Remap(old, oldLen, newLen uint64, mayMove bool) (uint64, error) 
 	}
 	switch {
 	case newN <= oldN:
-		s.unmap(old+newN, old+oldN)
-		s.m.FlushTLB()
+		s.unmap(old+newN, old+oldN) // flushes
 		return old, nil
 	case old+oldN == v.End && !s.overlaps(v.End, old+newN) && old+newN <= UserEnd:
 		v.End = old + newN
@@ -808,11 +823,16 @@ func (s *Space) release() {
 		return
 	}
 	s.released = true
+	// No CPU may keep the root loaded once it is freed: kernel code runs
+	// on the last user root a CPU had (lazy CR3), and a TLB flush makes
+	// every CPU drop one no task of its uses.
+	s.m.FlushTLB()
 	for _, v := range s.vmas {
 		s.dropPages(v.Start, v.End)
 		drop(v)
 	}
 	s.vmas = nil
+	s.flushFreed()
 	s.freeTables(s.root, 4)
 	s.pool.Put(s.root)
 }
