@@ -318,6 +318,13 @@ func armTimer(c *CPU, t uint64) {
 	if d <= t {
 		d = t + 1000
 	}
+	if c.armed > t && c.armed <= d {
+		// The timer is set to fire no later than needed: leave it (every
+		// trap exit comes here, and reprogramming costs an MSR or MMIO
+		// write, a host timer update under emulation); an early
+		// interrupt just re-arms it.
+		return
+	}
 	c.armed = d
 	setTimer(d, t)
 }

@@ -94,6 +94,7 @@ func handleTrap() {
 //go:nosplit
 func timerInterrupt(c *CPU) {
 	t := now()
+	c.armed = 0 // it fired: armTimer must program it again
 	c.heartbeat.Store(t)
 	expireTimers(c, t)
 	if t >= c.sliceEnd {
