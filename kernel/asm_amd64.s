@@ -50,7 +50,10 @@ TEXT ·start(SB),NOSPLIT|NOFRAME,$0
 	XORL	R13, R13
 	XORL	R14, R14
 	XORL	R15, R15
-	JMP	_rt0_amd64_linux(SB)
+	STI				// Go code runs with interrupts on: the
+	JMP	_rt0_amd64_linux(SB)	// thread's syscalls keep its RFLAGS, so
+					// entering with IF clear left the main
+					// thread unpreemptible by the timer
 
 // apEntry: an application processor arrives from the trampoline in 64-bit
 // mode on the boot page tables, with its boot stack. Switch to the

@@ -87,6 +87,31 @@ func handleTrap() {
 	}
 	checkInterrupt(c, t)
 	schedule(c)
+	checkResumeIF(c)
+}
+
+// resumedIntsOff counts kernel threads about to be resumed with interrupts
+// off. Go code always runs with them on (the runtime is entered with them
+// on, and a thread's system calls keep its flags); a resume with them off
+// would leave the thread unpreemptible, as the main thread was when the
+// runtime was entered with IF clear. It is reported once and corrected.
+var resumedIntsOff uint64
+
+// checkResumeIF makes sure the thread this CPU resumes in kernel mode runs
+// with interrupts on.
+//
+//go:nosplit
+func checkResumeIF(c *CPU) {
+	f := (*amd64.Frame)(amd64.Ptr(c.Frame))
+	if f.CS&3 != 0 || f.RFLAGS&amd64.FlagIF != 0 || threads[c.current].idle {
+		return
+	}
+	resumedIntsOff++
+	if resumedIntsOff == 1 {
+		klog.Begin().S("dunix: thread ").D(uint64(c.current)).S(" resumed with interrupts off at ").X(f.RIP).
+			S(" (vector ").X(f.Vector).S(", flags ").X(f.RFLAGS).S("); turned on").End()
+	}
+	f.RFLAGS |= amd64.FlagIF
 }
 
 // timerInterrupt: heartbeat, timeouts, end of time slice, watchdog.
