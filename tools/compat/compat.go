@@ -183,9 +183,19 @@ func Run(ctx context.Context, p Program, guest Guest) Result {
 	r.Time = time.Since(start)
 	r.Guest = g
 	seen := map[string]bool{}
+	// A binary of the corpus answers for the lines naming it; a script
+	// for every process but the node's wrapper shell (pid 1). The
+	// wrapper's helpers (its child before the exec, base64) are not the
+	// program.
+	own := ""
+	for _, f := range p.Files {
+		if len(p.Argv) > 0 && f.Guest == p.Argv[0] {
+			own = "dunix: " + f.Guest + " (pid "
+		}
+	}
 	for _, l := range g.Kernel {
-		if strings.Contains(l, "(pid 1)") {
-			continue // the node's wrapper shell, not the program
+		if strings.Contains(l, "(pid 1)") || own != "" && !strings.HasPrefix(l, own) {
+			continue
 		}
 		if m := enosysLine.FindStringSubmatch(l); m != nil && !seen[m[1]] {
 			seen[m[1]] = true

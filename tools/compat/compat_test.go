@@ -22,7 +22,8 @@ func TestRunTAP(t *testing.T) {
 		"dunix: /opt/compat/x (pid 3) used an unimplemented feature: prctl operation 99",
 		"dunix: /opt/compat/x (pid 4) called unimplemented system call 334 (rseq): ENOSYS",
 	}
-	r := Run(context.Background(), Program{Name: "p", Kind: TAP},
+	r := Run(context.Background(), Program{Name: "p", Kind: TAP, Argv: []string{"/opt/compat/x"},
+		Files: []rootfs.Add{{Host: "x", Guest: "/opt/compat/x"}}},
 		fakeGuest(GuestResult{Stdout: []byte("ok 1 - a\nnot ok 2 - b\n"), Status: 1, Kernel: kernel}, nil))
 	if r.Pass || !strings.Contains(r.Why, "exit status 1") || !strings.Contains(r.Why, "not ok 2 - b") {
 		t.Fatalf("failing TAP program judged %+v", r)
@@ -65,5 +66,24 @@ func TestReport(t *testing.T) {
 	all := Report(&b, []Result{{Program: "a", Pass: true}, {Program: "b", Why: "exit status 2", ENOSYS: []string{"rseq"}}}, false)
 	if all || !strings.Contains(b.String(), "b                FAIL") || !strings.Contains(b.String(), "1 of 2 programs pass") {
 		t.Fatalf("report %v:\n%s", all, b.String())
+	}
+}
+
+// For a program that is not run by sh, lines of /bin/sh processes (the
+// wrapper's child before it execs the program) are not the program's.
+func TestENOSYSOfTheProgramOnly(t *testing.T) {
+	kernel := []string{
+		"dunix: /bin/sh (pid 2) called unimplemented system call 334 (rseq): ENOSYS",
+		"dunix: /opt/compat/p (pid 2) called unimplemented system call 434 (pidfd_open): ENOSYS",
+	}
+	r := Run(context.Background(), Program{Name: "p", Kind: TAP, Argv: []string{"/opt/compat/p"},
+		Files: []rootfs.Add{{Host: "p", Guest: "/opt/compat/p"}}}, fakeGuest(GuestResult{Kernel: kernel}, nil))
+	if strings.Join(r.ENOSYS, ",") != "pidfd_open" {
+		t.Fatalf("ENOSYS %v, want pidfd_open only", r.ENOSYS)
+	}
+	r = Run(context.Background(), Program{Name: "s", Kind: TAP, Argv: []string{"/bin/sh", "x.sh"}},
+		fakeGuest(GuestResult{Kernel: kernel}, nil))
+	if strings.Join(r.ENOSYS, ",") != "pidfd_open,rseq" {
+		t.Fatalf("ENOSYS %v of a shell script, want both", r.ENOSYS)
 	}
 }
