@@ -122,19 +122,24 @@ func (t *Thread) futexWait(addr uint64, val, bitset uint32, deadline time.Time) 
 		timer = tm.C
 	}
 	defer t.offCPU(t.onWait())
-	select {
-	case <-w.ch:
-		return nil
-	case <-timer:
-		if futexes.remove(w) {
-			return syscall.ETIMEDOUT
+	for {
+		select {
+		case <-w.ch:
+			return nil
+		case <-timer:
+			if futexes.remove(w) {
+				return syscall.ETIMEDOUT
+			}
+			return nil // woken just now
+		case <-t.wake:
+			if !t.interrupted() {
+				continue // a wake-up left over from an earlier signal
+			}
+			if futexes.remove(w) {
+				return syscall.EINTR
+			}
+			return nil
 		}
-		return nil // woken just now
-	case <-t.wake:
-		if futexes.remove(w) {
-			return syscall.EINTR
-		}
-		return nil
 	}
 }
 

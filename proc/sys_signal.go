@@ -54,8 +54,13 @@ func init() {
 		return 0, t.suspend(sigSet(mask))
 	})
 	reg(unix.SYS_PAUSE, func(t *Thread, a *[6]uint64) (uint64, error) {
-		t.block(nil)
-		return 0, syscall.EINTR
+		// Until a signal is delivered: a wake-up without one (a kick
+		// left over from an earlier signal) restarts the call, and so
+		// does a signal without a handler (ERESTARTNOHAND, as Linux).
+		for !t.interrupted() {
+			t.block(nil)
+		}
+		return 0, errRestartNoHand
 	})
 	reg(unix.SYS_RT_SIGQUEUEINFO, func(t *Thread, a *[6]uint64) (uint64, error) {
 		return 0, t.sigqueue(int32(a[0]), 0, int(a[1]), a[2])

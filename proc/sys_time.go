@@ -148,19 +148,25 @@ func (t *Thread) sleep(until time.Time, rem uint64) error {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	defer t.offCPU(t.onWait())
-	select {
-	case <-tm.C:
-		return nil
-	case <-t.wake:
-		if rem != 0 {
-			left := time.Until(until)
-			if left < 0 {
-				left = 0
-			}
-			t.putTimespec(rem, int64(left))
+	for {
+		select {
+		case <-tm.C:
+			return nil
+		case <-t.wake:
 		}
-		return syscall.EINTR
+		// A wake-up left over from an earlier signal is not one.
+		if t.interrupted() {
+			break
+		}
 	}
+	if rem != 0 {
+		left := time.Until(until)
+		if left < 0 {
+			left = 0
+		}
+		t.putTimespec(rem, int64(left))
+	}
+	return syscall.EINTR
 }
 
 // Interval timers: ITIMER_REAL sends SIGALRM; the CPU-time timers are not
