@@ -146,6 +146,24 @@ func (t *Thread) tempMask(setp, size uint64) error {
 	return nil
 }
 
+// waitReady is the wait of poll, select and epoll_wait: it blocks until ch
+// is ready or d runs out and takes the time waited off d (0 once it ran
+// out; a negative d waits for ever).
+func (t *Thread) waitReady(ch <-chan struct{}, d *time.Duration) error {
+	start := time.Now()
+	timedOut, err := t.blockFor(ch, *d)
+	if err != nil {
+		return err
+	}
+	if *d > 0 {
+		*d = max(*d-time.Since(start), 0)
+	}
+	if timedOut {
+		*d = 0
+	}
+	return nil
+}
+
 // blockFor waits for ch for at most d (forever if d < 0). It reports
 // whether the time ran out; a signal ends it with errRestartNoHand.
 func (t *Thread) blockFor(ch <-chan struct{}, d time.Duration) (bool, error) {
@@ -286,16 +304,8 @@ func (t *Thread) poll(fdsp, nfds uint64, d time.Duration) (uint64, error) {
 		if n > 0 || d == 0 {
 			return uint64(n), t.p.mm.CopyOut(fdsp, raw)
 		}
-		start := time.Now()
-		timedOut, err := t.blockFor(ws.ch, d)
-		if err != nil {
+		if err := t.waitReady(ws.ch, &d); err != nil {
 			return 0, err
-		}
-		if d > 0 {
-			d = max(d-time.Since(start), 0)
-		}
-		if timedOut {
-			d = 0
 		}
 	}
 }
@@ -389,16 +399,8 @@ func (t *Thread) selectFDs(nfds int, rp, wp, ep uint64, d time.Duration) (uint64
 			}
 			return uint64(n), nil
 		}
-		start := time.Now()
-		timedOut, err := t.blockFor(set.ch, d)
-		if err != nil {
+		if err := t.waitReady(set.ch, &d); err != nil {
 			return 0, err
-		}
-		if d > 0 {
-			d = max(d-time.Since(start), 0)
-		}
-		if timedOut {
-			d = 0
 		}
 	}
 }
@@ -486,16 +488,8 @@ func (t *Thread) epollWait(epfd int32, evp uint64, maxEvents int, d time.Duratio
 			defer epf.EventUnregister(e)
 			continue // look again now that wake-ups cannot be missed
 		}
-		start := time.Now()
-		timedOut, err := t.blockFor(ch, d)
-		if err != nil {
+		if err := t.waitReady(ch, &d); err != nil {
 			return 0, err
-		}
-		if d > 0 {
-			d = max(d-time.Since(start), 0)
-		}
-		if timedOut {
-			d = 0
 		}
 	}
 }

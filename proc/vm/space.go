@@ -334,15 +334,15 @@ func (s *Space) unmap(start, end uint64) {
 		drop(v)
 	}
 	s.vmas = keep
-	s.flushFreed()
+	s.flushFreed(false)
 }
 
-// flushFreed flushes every CPU's TLB if pages were dropped, then gives
-// them back: a frame is reused only when no CPU can reach it through a
-// stale entry (kernel code runs on the last user root a CPU had, so even
+// flushFreed flushes every CPU's TLB if pages were dropped (or always),
+// then gives them back: a frame is reused only when no CPU can reach it
+// through a stale entry (kernel code runs on the last user root a CPU had, so even
 // the CPU that dropped them may still cache them).
-func (s *Space) flushFreed() {
-	if len(s.freed) == 0 {
+func (s *Space) flushFreed(always bool) {
+	if len(s.freed) == 0 && !always {
 		return
 	}
 	s.m.FlushTLB()
@@ -728,7 +728,7 @@ func (s *Space) DropPages(addr, length uint64) error {
 		}
 		a = end
 	}
-	s.flushFreed()
+	s.flushFreed(false)
 	s.mu.Unlock()
 	return nil
 }
@@ -823,16 +823,15 @@ func (s *Space) release() {
 		return
 	}
 	s.released = true
-	// No CPU may keep the root loaded once it is freed: kernel code runs
-	// on the last user root a CPU had (lazy CR3), and a TLB flush makes
-	// every CPU drop one no task of its uses.
-	s.m.FlushTLB()
 	for _, v := range s.vmas {
 		s.dropPages(v.Start, v.End)
 		drop(v)
 	}
 	s.vmas = nil
-	s.flushFreed()
+	// Flush even without pages: no CPU may keep the root loaded once it
+	// is freed (kernel code runs on the last user root a CPU had, and a
+	// TLB flush makes every CPU drop one no task of its uses).
+	s.flushFreed(true)
 	s.freeTables(s.root, 4)
 	s.pool.Put(s.root)
 }
