@@ -26,6 +26,7 @@ func (p *Process) stop(sig int) {
 		return
 	}
 	p.stopped = true
+	p.stoppedHint.Store(true)
 	p.stopSig = sig
 	p.stopReport, p.contReport = true, false
 	if p.cont == nil {
@@ -46,6 +47,7 @@ func (p *Process) continued(sig int) bool {
 		return false
 	}
 	p.stopped = false
+	p.stoppedHint.Store(false)
 	if p.cont != nil {
 		close(p.cont)
 		p.cont = nil
@@ -59,6 +61,9 @@ func (p *Process) continued(sig int) bool {
 // stoppedWait returns the channel a thread of a stopped process waits on,
 // or nil when the process runs.
 func (p *Process) stoppedWait() <-chan struct{} {
+	if !p.stoppedHint.Load() {
+		return nil // every return to user mode asks: no lock then
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.stopped {

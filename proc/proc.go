@@ -91,6 +91,7 @@ type Process struct {
 	stopSig                int
 	stopReport, contReport bool
 	cont                   chan struct{}
+	stoppedHint            atomic.Bool // stopped, readable without mu
 
 	notDumpable bool // PR_SET_DUMPABLE 0
 	pdeathSig   int  // PR_SET_PDEATHSIG: sent when the parent exits
