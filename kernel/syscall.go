@@ -60,6 +60,9 @@ const (
 	kcallPagesFree     = kcallBase + 23 // (buf *[n]uint64, n)
 	kcallFlushTLB      = kcallBase + 24 // ()
 	kcallConsoleWrite  = kcallBase + 25 // (buf, n): raw bytes to the console
+
+	// Devices (devices.go).
+	kcallMSIAlloc = kcallBase + 32 // (eventfd) → vector | apic<<8
 )
 
 var (
@@ -231,6 +234,8 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = kPagesAlloc(a0, a1)
 	case kcallPagesFree:
 		r = kPagesFree(a0, a1)
+	case kcallMSIAlloc:
+		r = kMSIAlloc(a0)
 	case kcallConsoleWrite:
 		if !mm.Access(uintptr(a0), uintptr(a1), false) {
 			r = -efault

@@ -75,6 +75,10 @@ func handleTrap() {
 		c.interrupts++
 		irq(uint32(v - vecIRQBase))
 		lapic.EOI()
+	case v >= vecMSIBase && v <= vecMSILast:
+		c.interrupts++
+		msi(v)
+		lapic.EOI()
 	case v == vecSpurious:
 	case v == vecAPICErr:
 		lapic.EOI()

@@ -17,6 +17,11 @@ var (
 	physEnd uint64
 )
 
+// DirectMapEnd is the end of the physical range the direct map covers.
+//
+//go:nosplit
+func DirectMapEnd() uint64 { return (max(physEnd, 1<<32) + HugeSize - 1) &^ (HugeSize - 1) }
+
 // Stats about physical memory.
 type PhysStats struct {
 	Total, Free uint64 // bytes of RAM managed, and free
