@@ -178,7 +178,7 @@ func Open(d *pci.Device, typ int, p Platform) (*Device, error) {
 }
 
 func (v *Device) setStatus(s uint8) { mmio.Write8(v.common+cfgStatus, s) }
-func (v *Device) status() uint8    { return mmio.Read8(v.common + cfgStatus) }
+func (v *Device) status() uint8     { return mmio.Read8(v.common + cfgStatus) }
 
 // Negotiate offers the device's features intersected with want (VERSION_1
 // is always required) and returns what was agreed.
