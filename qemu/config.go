@@ -88,6 +88,15 @@ type Config struct {
 	Accel string
 	// Cmdline is the kernel command line (-append).
 	Cmdline string
+	// NICs are the node's network cards, each a virtio-net device on a
+	// LAN (see lan.go).
+	NICs []NIC
+	// ConsoleSocket, when set, is the path of a unix socket QEMU listens
+	// on for the console (COM1) instead of its standard input and output;
+	// one client at a time may connect, and the machine runs whether or
+	// not one is connected. ConsoleLog, when set with it, is a file QEMU
+	// appends all console output to.
+	ConsoleSocket, ConsoleLog string
 	// Extra holds more QEMU arguments, appended after the generated ones.
 	Extra []string
 }
@@ -138,6 +147,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("qemu: %d MiB of memory is too little (at least %d MiB)", c.MemMiB, MinMemMiB)
 	case c.CPUs < 1 || c.CPUs > MaxCPUs:
 		return fmt.Errorf("qemu: %d CPUs is out of range (1..%d)", c.CPUs, MaxCPUs)
+	case len(c.ConsoleSocket) > MaxSocketPath:
+		return fmt.Errorf("qemu: console socket path %s is longer than %d bytes (a unix socket limit); use a shorter directory", c.ConsoleSocket, MaxSocketPath)
+	case c.ConsoleLog != "" && c.ConsoleSocket == "":
+		return errors.New("qemu: a console log needs a console socket")
+	}
+	for _, n := range c.NICs {
+		if err := n.Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -146,6 +164,9 @@ func (c Config) Validate() error {
 const (
 	MinMemMiB = 16
 	MaxCPUs   = 255
+	// MaxSocketPath is the longest unix socket path (sun_path holds 108
+	// bytes with the terminating NUL).
+	MaxSocketPath = 107
 )
 
 // Args returns QEMU's arguments (without the binary name) for cfg, with
@@ -168,10 +189,10 @@ func Args(cfg Config) []string {
 		"-accel", accel,
 		"-m", strconv.Itoa(cfg.MemMiB) + "M",
 		"-smp", strconv.Itoa(cfg.CPUs),
-		"-chardev", "stdio,id=con0,signal=off",
-		"-serial", "chardev:con0",
-		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 	}
+	args = append(args, consoleArgs(cfg)...)
+	args = append(args, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04")
+	args = append(args, nicArgs(cfg)...)
 	if cfg.CDROM != "" {
 		args = append(args, "-cdrom", cfg.CDROM, "-boot", "d")
 	} else {
