@@ -29,6 +29,21 @@ func sysUname(buf uint64) int64 {
 	return 0
 }
 
+// sysSethostname sets the node name uname reports (the fabric names the
+// node after its membership name).
+//
+//go:nosplit
+func sysSethostname(buf, n uint64) int64 {
+	if n > uint64(len(hostname)) {
+		return -einval
+	}
+	if !mm.Access(uintptr(buf), uintptr(n), false) {
+		return -efault
+	}
+	hostnameLen = copy(hostname[:], bytesAt(buf, n))
+	return 0
+}
+
 //go:nosplit
 func nodeName() string {
 	if hostnameLen > 0 {

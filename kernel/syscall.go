@@ -190,6 +190,8 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = sysSigaltstack(t, a0, a1)
 
 	// The system (sys_info.go).
+	case unix.SYS_SETHOSTNAME:
+		r = sysSethostname(a0, a1)
 	case unix.SYS_UNAME:
 		r = sysUname(a0)
 	case unix.SYS_GETRANDOM:
