@@ -1,0 +1,229 @@
+package link
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// Endpoint is the stack.LinkEndpoint that NewEndpoint returns: gVisor's
+// Ethernet framing (package link/ethernet) over a frame endpoint that
+// moves whole frames through a Device. Its Counters method reports what
+// it moved and dropped.
+type Endpoint struct {
+	ethernet.Endpoint
+	frames *frameEndpoint
+}
+
+var _ stack.LinkEndpoint = (*Endpoint)(nil)
+
+// NewEndpoint returns a LinkEndpoint over d, Ethernet framing included
+// (the dynamic type is *Endpoint). It attaches itself to d at once, so d
+// must not be attached to anything else. Frames d receives are copied and
+// handed to the stack's NetworkDispatcher from d's receive goroutine;
+// frames that arrive before the stack attached, after Close, or that are
+// too short for an Ethernet header are dropped and counted.
+//
+// The endpoint has no goroutine of its own: Wait returns at once, and
+// stopping the device's receive goroutine is the device's business.
+func NewEndpoint(d Device) stack.LinkEndpoint {
+	e := &Endpoint{frames: newFrameEndpoint(d)}
+	e.Endpoint.Init(e.frames, &e.Endpoint)
+	d.Attach(e.frames.receive)
+	return e
+}
+
+// Device returns the device under the endpoint.
+func (e *Endpoint) Device() Device { return e.frames.dev }
+
+// Counters returns the endpoint's frame counters: "link_tx_frames",
+// "link_tx_errors" (the device refused the frame: link down or queue
+// full), "link_rx_frames" (delivered to the stack), "link_rx_dropped"
+// (no stack attached, or closed) and "link_rx_runts" (shorter than an
+// Ethernet header).
+func (e *Endpoint) Counters() map[string]uint64 {
+	f := e.frames
+	return map[string]uint64{
+		"link_tx_frames":  f.txFrames.Load(),
+		"link_tx_errors":  f.txErrors.Load(),
+		"link_rx_frames":  f.rxFrames.Load(),
+		"link_rx_dropped": f.rxDropped.Load(),
+		"link_rx_runts":   f.rxRunts.Load(),
+	}
+}
+
+// frameEndpoint is the inner endpoint: it sends and receives whole
+// Ethernet frames (the ethernet wrapper adds and parses the header).
+type frameEndpoint struct {
+	dev Device
+
+	mu         sync.RWMutex
+	dispatcher stack.NetworkDispatcher // guarded by mu
+	linkAddr   tcpip.LinkAddress       // guarded by mu
+	mtu        uint32                  // frame MTU (payload MTU + header), guarded by mu
+	closed     bool                    // guarded by mu
+	onClose    func()                  // guarded by mu
+
+	txFrames, txErrors           atomic.Uint64
+	rxFrames, rxDropped, rxRunts atomic.Uint64
+}
+
+var _ stack.LinkEndpoint = (*frameEndpoint)(nil)
+
+func newFrameEndpoint(d Device) *frameEndpoint {
+	mac := d.MAC()
+	return &frameEndpoint{
+		dev:      d,
+		linkAddr: tcpip.LinkAddress(mac[:]),
+		// The ethernet wrapper reports MTU minus its header to the stack.
+		mtu: d.MTU() + header.EthernetMinimumSize,
+	}
+}
+
+// receive is the Device's receive callback.
+func (f *frameEndpoint) receive(frame []byte) {
+	if len(frame) < header.EthernetMinimumSize {
+		f.rxRunts.Add(1)
+		return
+	}
+	f.mu.RLock()
+	d := f.dispatcher
+	closed := f.closed
+	f.mu.RUnlock()
+	if d == nil || closed {
+		f.rxDropped.Add(1)
+		return
+	}
+	// MakeWithData copies: the device reuses frame after we return.
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	f.rxFrames.Add(1)
+	// The ethernet wrapper reads the protocol from the header.
+	d.DeliverNetworkPacket(0, pkt)
+	pkt.DecRef()
+}
+
+// MTU implements stack.LinkEndpoint.
+func (f *frameEndpoint) MTU() uint32 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mtu
+}
+
+// SetMTU implements stack.LinkEndpoint.
+func (f *frameEndpoint) SetMTU(mtu uint32) {
+	f.mu.Lock()
+	f.mtu = mtu
+	f.mu.Unlock()
+}
+
+// MaxHeaderLength implements stack.LinkEndpoint.
+func (*frameEndpoint) MaxHeaderLength() uint16 { return 0 }
+
+// LinkAddress implements stack.LinkEndpoint.
+func (f *frameEndpoint) LinkAddress() tcpip.LinkAddress {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.linkAddr
+}
+
+// SetLinkAddress implements stack.LinkEndpoint.
+func (f *frameEndpoint) SetLinkAddress(addr tcpip.LinkAddress) {
+	f.mu.Lock()
+	f.linkAddr = addr
+	f.mu.Unlock()
+}
+
+// Capabilities implements stack.LinkEndpoint: checksums are computed by
+// the stack, and the ethernet wrapper adds CapabilityResolutionRequired.
+func (*frameEndpoint) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityNone
+}
+
+// Attach implements stack.LinkEndpoint; nil detaches (frames received
+// afterwards are dropped).
+func (f *frameEndpoint) Attach(d stack.NetworkDispatcher) {
+	f.mu.Lock()
+	f.dispatcher = d
+	f.mu.Unlock()
+}
+
+// IsAttached implements stack.LinkEndpoint.
+func (f *frameEndpoint) IsAttached() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.dispatcher != nil
+}
+
+// Wait implements stack.LinkEndpoint. The endpoint owns no goroutine.
+// (The stack calls Wait with its own lock held, so waiting here for a
+// delivery in progress could deadlock.)
+func (*frameEndpoint) Wait() {}
+
+// ARPHardwareType implements stack.LinkEndpoint (the ethernet wrapper
+// reports Ethernet).
+func (*frameEndpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
+
+// AddHeader implements stack.LinkEndpoint (the ethernet wrapper adds it).
+func (*frameEndpoint) AddHeader(*stack.PacketBuffer) {}
+
+// ParseHeader implements stack.LinkEndpoint (the ethernet wrapper parses it).
+func (*frameEndpoint) ParseHeader(*stack.PacketBuffer) bool { return true }
+
+// Close implements stack.LinkEndpoint: later writes fail, later frames
+// are dropped, and the close action (if any) runs once.
+func (f *frameEndpoint) Close() {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.closed = true
+	f.dispatcher = nil
+	act := f.onClose
+	f.onClose = nil
+	f.mu.Unlock()
+	if act != nil {
+		act()
+	}
+}
+
+// SetOnCloseAction implements stack.LinkEndpoint.
+func (f *frameEndpoint) SetOnCloseAction(act func()) {
+	f.mu.Lock()
+	f.onClose = act
+	f.mu.Unlock()
+}
+
+// WritePackets implements stack.LinkEndpoint: each packet (Ethernet
+// header already pushed) is copied into one contiguous frame and given to
+// the device. It stops at the first frame the device refuses, counts it,
+// and reports ErrNoBufferSpace when not even the first frame went out.
+func (f *frameEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	f.mu.RLock()
+	closed := f.closed
+	f.mu.RUnlock()
+	if closed {
+		return 0, &tcpip.ErrClosedForSend{}
+	}
+	n := 0
+	for _, pkt := range pkts.AsSlice() {
+		v := pkt.ToView()
+		err := f.dev.Transmit(v.AsSlice())
+		v.Release()
+		if err != nil {
+			f.txErrors.Add(1)
+			if n == 0 {
+				return 0, &tcpip.ErrNoBufferSpace{}
+			}
+			break
+		}
+		f.txFrames.Add(1)
+		n++
+	}
+	return n, nil
+}
