@@ -21,8 +21,9 @@ func sysUname(buf uint64) int64 {
 	clear(b[:])
 	for i, s := range utsFields {
 		f := i * 65
-		if i == 1 {
-			s = nodeName()
+		if i == 1 && hostnameLen > 0 {
+			copy(b[f:f+64], hostname[:hostnameLen]) // no string: trap context allocates nothing
+			continue
 		}
 		copy(b[f:f+64], s)
 	}
@@ -42,14 +43,6 @@ func sysSethostname(buf, n uint64) int64 {
 	}
 	hostnameLen = copy(hostname[:], bytesAt(buf, n))
 	return 0
-}
-
-//go:nosplit
-func nodeName() string {
-	if hostnameLen > 0 {
-		return string(hostname[:hostnameLen])
-	}
-	return "dunix"
 }
 
 var (
