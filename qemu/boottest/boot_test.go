@@ -57,7 +57,17 @@ func kernel(t *testing.T) string {
 // boot runs one node to its end and returns its console and result.
 func boot(t *testing.T, cfg qemu.Config, stdin io.Reader, timeout time.Duration) (string, qemu.Result) {
 	t.Helper()
-	if cfg.CDROM == "" {
+	console, res, err := bootErr(t, cfg, stdin, timeout)
+	if err != nil {
+		t.Fatalf("boot %q: %v\nconsole:\n%s", cfg.Cmdline, err, console)
+	}
+	return console, res
+}
+
+// bootErr is boot for goroutines other than the test's: it returns the
+// error instead of ending the test.
+func bootErr(t *testing.T, cfg qemu.Config, stdin io.Reader, timeout time.Duration) (string, qemu.Result, error) {
+	if cfg.CDROM == "" && cfg.Kernel == "" {
 		cfg.Kernel = kernel(t)
 	}
 	if cfg.Accel == "" {
@@ -77,10 +87,7 @@ func boot(t *testing.T, cfg qemu.Config, stdin io.Reader, timeout time.Duration)
 	mu.Lock()
 	console := out.String()
 	mu.Unlock()
-	if err != nil {
-		t.Fatalf("boot %q: %v\nconsole:\n%s", cfg.Cmdline, err, console)
-	}
-	return console, res
+	return console, res, err
 }
 
 func want(t *testing.T, console string, subs ...string) {
