@@ -26,6 +26,7 @@ func Main() {
 		fmt.Printf("dunix: Go %s runtime up, GOMAXPROCS=%d\n", runtime.Version(), runtime.GOMAXPROCS(0))
 	}
 	startCPUs()
+	startEntropy()
 	s := ReadStats()
 	bootMs := float64(s.NowTSC-s.BootTSC) / float64(s.TSCHz) * 1e3
 	if !quiet {
@@ -137,7 +138,7 @@ func report(w *os.File) {
 		s.Online, s.MemTotal>>20, s.MemFree>>20, (s.ImageBytes+s.MemTotal-s.MemFree)>>10, s.ImageBytes>>10, (s.MemTotal-s.MemFree)>>10, ms.HeapAlloc>>10, s.Threads)
 	fmt.Fprintf(w, "dunix: clock %.3f GHz TSC, %s timer; xsave %#x (%d bytes); random %s\n",
 		float64(s.TSCHz)/1e9, map[bool]string{true: "TSC-deadline", false: "APIC one-shot"}[s.DeadlineTimer == 1],
-		s.XsaveMask, s.XsaveSize, map[bool]string{true: "RDRAND", false: "TSC-seeded (not cryptographic)"}[s.HWRandom == 1])
+		s.XsaveMask, s.XsaveSize, randomSources(s.HWRandom == 1))
 	if m := ENOSYSCounts(); len(m) > 0 {
 		var parts []string
 		for k, v := range m {
@@ -272,4 +273,19 @@ func netTest() {
 		fmt.Printf("net: %v: rx %d tx %d dropped %d/%d\n", n, n.RXFrames.Load(), n.TXFrames.Load(), n.RXDropped.Load(), n.TXDropped.Load())
 	}
 	PowerOff(0)
+}
+
+// randomSources names where getrandom's bytes come from.
+func randomSources(rdrand bool) string {
+	s := "TSC-seeded generator"
+	if rdrand {
+		s = "RDRAND"
+	}
+	s += " + AES-CTR pool"
+	if poolSource.Load() {
+		s += fmt.Sprintf(" fed by virtio-rng (%d bytes so far)", entropyBytes.Load())
+	} else if !rdrand {
+		s += " (no entropy device: not cryptographic)"
+	}
+	return s
 }

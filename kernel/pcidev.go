@@ -1,10 +1,12 @@
 package kernel
 
 import (
+	"fmt"
 	"sync"
 
 	"dunix/drivers/pci"
 	"dunix/drivers/virtio/virtionet"
+	"dunix/drivers/virtio/virtiorng"
 )
 
 var (
@@ -23,4 +25,18 @@ func PCIDevices() []*pci.Device {
 // error, the others returned.
 func NICs() ([]*virtionet.NIC, error) {
 	return virtionet.Probe(PCIDevices(), Platform{})
+}
+
+// startEntropy feeds the entropy pool, from a virtio-rng device when the
+// machine has one.
+func startEntropy() {
+	rng, err := virtiorng.Probe(PCIDevices(), Platform{})
+	if err != nil {
+		fmt.Println("dunix: entropy device:", err)
+	}
+	if rng != nil {
+		FeedEntropy(rng)
+		return
+	}
+	FeedEntropy(nil)
 }

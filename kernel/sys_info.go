@@ -95,6 +95,9 @@ func sysGetrandom(buf, n, flags uint64) int64 {
 	}
 	for i := uint64(0); i < n; i += 8 {
 		v := random64()
+		rngLock.Lock()
+		v ^= poolTake64()
+		rngLock.Unlock()
 		for k := uint64(0); k < 8 && i+k < n; k++ {
 			*(*byte)(amd64.Ptr(uintptr(buf + i + k))) = byte(v >> (8 * k))
 		}

@@ -62,7 +62,8 @@ const (
 	kcallConsoleWrite  = kcallBase + 25 // (buf, n): raw bytes to the console
 
 	// Devices (devices.go).
-	kcallMSIAlloc = kcallBase + 32 // (eventfd) → vector | apic<<8
+	kcallMSIAlloc   = kcallBase + 32 // (eventfd) → vector | apic<<8
+	kcallEntropyAdd = kcallBase + 33 // (buf, n) → bytes taken into the pool
 )
 
 var (
@@ -238,6 +239,8 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = kPagesFree(a0, a1)
 	case kcallMSIAlloc:
 		r = kMSIAlloc(a0)
+	case kcallEntropyAdd:
+		r = kEntropyAdd(a0, a1)
 	case kcallConsoleWrite:
 		if !mm.Access(uintptr(a0), uintptr(a1), false) {
 			r = -efault

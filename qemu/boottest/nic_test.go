@@ -1,6 +1,8 @@
 package boottest
 
 import (
+	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -44,5 +46,23 @@ func TestNICExchange(t *testing.T) {
 		if strings.Contains(c, "from "+self) || strings.Contains(c, "net: tx:") {
 			t.Errorf("node %d heard itself or failed to send:\n%s", i+1, c)
 		}
+	}
+}
+
+// TestEntropyDevice boots with a virtio-rng device: the kernel's pool
+// must be fed from it.
+func TestEntropyDevice(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	go func() {
+		time.Sleep(8 * time.Second) // the pool fills in a few seconds
+		io.WriteString(pw, "report\r")
+		io.WriteString(pw, "poweroff 0\r")
+	}()
+	console, _ := boot(t, qemu.Config{Extra: []string{"-device", "virtio-rng-pci,disable-legacy=on"}}, pr, 3*time.Minute)
+	pw.Close()
+	m := regexp.MustCompile(`fed by virtio-rng \((\d+) bytes so far\)`).FindAllStringSubmatch(console, -1)
+	if len(m) < 2 || m[len(m)-1][1] == "0" {
+		t.Errorf("the report after 8 s shows no bytes from the device:\n%s", console)
 	}
 }
