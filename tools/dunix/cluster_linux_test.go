@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"dunix/boot/kimage"
 	"dunix/net/status"
 	"dunix/qemu"
@@ -239,6 +241,8 @@ func TestClusterQEMU(t *testing.T) {
 	con := dunix(t, strings.NewReader("echo answer-$((6*7))\n"), "cluster", "console", "--name", "t1", "n1")
 	con.expect(t, 0, []string{"answer-42"}, []string{"connected to n1's console; Ctrl-] detaches", "detached from n1"})
 
+	consoleOnPTY(t, "t1", "n1")
+
 	dunix(t, nil, "cluster", "kill", "--name", "t1", "n2").expect(t, 0, nil, []string{"n2 powered off"})
 	dunix(t, nil, "cluster", "status", "--name", "t1").expect(t, 0, []string{"killed"}, nil)
 	if st.Nodes[1].alive(cdir) {
@@ -261,5 +265,34 @@ func TestClusterQEMU(t *testing.T) {
 	dunix(t, nil, "cluster", "down", "--name", "t1", "--purge").expect(t, 0, nil, []string{"nothing to stop"})
 	if _, err := os.Stat(cdir); err == nil {
 		t.Error("--purge left the directory")
+	}
+}
+
+// consoleOnPTY attaches to a node's console from a pseudo-terminal: the
+// terminal is raw while attached, keys reach the shell, Ctrl-] detaches
+// and the terminal is restored.
+func consoleOnPTY(t *testing.T, cluster, node string) {
+	t.Helper()
+	master, slave := openPTY(t)
+	before := termios(t, slave)
+	inv := &invocation{}
+	e := &env{stdin: slave, stdout: &inv.stdout, stderr: &inv.stderr, executable: os.Executable}
+	done := make(chan int)
+	go func() { done <- run(context.Background(), []string{"cluster", "console", "--name", cluster, node}, e) }()
+	inv.stderr.waitFor(t, "Ctrl-] detaches")
+	if raw := termios(t, slave); raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
+		t.Errorf("terminal not raw while attached: lflag %#x", raw.Lflag)
+	}
+	master.Write([]byte("echo pty-$((2+3))\r"))
+	inv.stdout.waitFor(t, "pty-5")
+	master.Write([]byte{detachByte})
+	select {
+	case inv.code = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("console did not return after Ctrl-]")
+	}
+	inv.expect(t, 0, nil, []string{"detached from " + node})
+	if after := termios(t, slave); after.Lflag != before.Lflag || after.Oflag != before.Oflag {
+		t.Errorf("terminal not restored after detaching")
 	}
 }
