@@ -288,6 +288,10 @@ func (s *Stack) Addrs() []netip.Addr {
 	return out
 }
 
+// NICName returns the fabric NIC's name (Config.NICName), the zone of
+// its link-local addresses.
+func (s *Stack) NICName() string { return s.cfg.NICName }
+
 // Link returns the fabric NIC's link endpoint.
 func (s *Stack) Link() *link.Endpoint { return s.link }
 
