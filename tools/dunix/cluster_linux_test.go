@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,5 +296,77 @@ func consoleOnPTY(t *testing.T, cluster, node string) {
 	inv.expect(t, 0, nil, []string{"detached from " + node})
 	if after := termios(t, slave); after.Lflag != before.Lflag || after.Oflag != before.Oflag {
 		t.Errorf("terminal not restored after detaching")
+	}
+}
+
+// TestClusterFabricQEMU checks the fabric of a real two-node cluster from
+// the host: the membership wait of `cluster up` and `dunix status` (text
+// and JSON) through the observer on the cluster's LAN, then that n1 stops
+// seeing n2 as alive once n2 is killed. It needs a kernel whose nodes come
+// onto the fabric ("dunix: fabric: node ..." on the console); with an
+// older kernel it says so and skips.
+func TestClusterFabricQEMU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	if err := qemu.CheckInstalled(); err != nil {
+		t.Fatal(err)
+	}
+	kernel := realKernel(t)
+	dir := clusterEnv(t)
+	t.Setenv(envKernel, kernel)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	cdir := filepath.Join(dir, "f1")
+	t.Cleanup(func() {
+		if st, err := loadState("f1", cdir); err == nil {
+			stopCluster(cdir, st)
+		}
+	})
+	dunix(t, nil, "cluster", "up", "--name", "f1", "-n", "2", "--mem", "256M", "--accel", "tcg", "--wait", "ready").expect(t, 0, nil, []string{"n2 ready"})
+	st, err := loadState("f1", cdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		b, _ := os.ReadFile(st.Nodes[0].Log)
+		if strings.Contains(string(b), "dunix: fabric: node n1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skipf("this kernel does not bring its nodes onto the fabric; n1's console:\n%s", b)
+		}
+	}
+
+	var progress syncBuf
+	e := &env{stdout: &progress, stderr: &progress}
+	if err := waitFabricMembers(context.Background(), e, st, time.Now().Add(upTimeoutBase+2*upTimeoutPerNode)); err != nil {
+		t.Fatalf("membership wait: %v\n%s", err, progress.String())
+	}
+	if !strings.Contains(progress.String(), "n1 sees n1 n2; n2 sees n1 n2") {
+		t.Errorf("progress of the wait: %s", progress.String())
+	}
+
+	js := dunix(t, nil, "status", "--name", "f1", "--json")
+	js.expect(t, 0, nil, nil)
+	var nodes []status.Node
+	if err := json.Unmarshal([]byte(js.stdout.String()), &nodes); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, js.stdout.String())
+	}
+	if len(nodes) != 2 || nodes[0].Name != "n1" || nodes[1].Name != "n2" || len(observe.Alive(&nodes[0])) != 2 || nodes[1].MAC == "" {
+		t.Errorf("status --json: %+v", nodes)
+	}
+	dunix(t, nil, "status", "--name", "f1").expect(t, 0, []string{"n1  fe80::", "n2  fe80::", "alive"}, nil)
+
+	dunix(t, nil, "cluster", "kill", "--name", "f1", "n2").expect(t, 0, nil, nil)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		inv := dunix(t, nil, "status", "--name", "f1", "--json")
+		nodes = nil
+		json.Unmarshal([]byte(inv.stdout.String()), &nodes)
+		if len(nodes) == 1 && nodes[0].Name == "n1" && slices.Equal(observe.Alive(&nodes[0]), []string{"n1"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n1 still sees n2 alive a minute after n2 was killed: %s", inv.stdout.String())
+		}
 	}
 }
