@@ -14,8 +14,11 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 
 	"dunix/net/ip6"
+	"dunix/net/link"
 	"dunix/net/link/memlink"
 	"dunix/net/status"
+	"dunix/qemu"
+	"dunix/tools/lan"
 )
 
 // fakeNode is a node's stack on the hub serving a status document.
@@ -24,9 +27,9 @@ type fakeNode struct {
 	addr netip.Addr
 }
 
-func startNode(t *testing.T, hub *memlink.Hub, mac [6]byte, name string, members []status.Member) *fakeNode {
+func startNode(t *testing.T, dev link.Device, name string, members []status.Member) *fakeNode {
 	t.Helper()
-	st, err := ip6.New(ip6.Config{Device: hub.Port(mac), Secret: []byte("secret of node " + name), DADRetransmitTimer: 50 * time.Millisecond})
+	st, err := ip6.New(ip6.Config{Device: dev, Secret: []byte("secret of node " + name), DADRetransmitTimer: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +63,8 @@ func TestObserve(t *testing.T) {
 	hub := memlink.NewHub()
 	t.Cleanup(hub.Close)
 	members := []status.Member{{Name: "n1", State: "alive"}, {Name: "n2", State: "alive"}, {Name: "n3", State: "dead"}}
-	n2 := startNode(t, hub, [6]byte{0x52, 0x54, 0, 0, 0, 2}, "n2", members)
-	n1 := startNode(t, hub, [6]byte{0x52, 0x54, 0, 0, 0, 1}, "n1", members[:2])
+	n2 := startNode(t, hub.Port([6]byte{0x52, 0x54, 0, 0, 0, 2}), "n2", members)
+	n1 := startNode(t, hub.Port([6]byte{0x52, 0x54, 0, 0, 0, 1}), "n1", members[:2])
 
 	o, err := New(hub.Port([6]byte{0x02, 0, 0, 0, 0, 9}), Options{Window: 200 * time.Millisecond, DADRetransmitTimer: 50 * time.Millisecond})
 	if err != nil {
@@ -125,5 +128,42 @@ func TestDiscoverNobody(t *testing.T) {
 func TestURL(t *testing.T) {
 	if got, want := URL(netip.MustParseAddr("fe80::1%eth0")), "http://[fe80::1%25fabric]:8740/status.json"; got != want {
 		t.Errorf("URL = %s, want %s", got, want)
+	}
+}
+
+// TestObserveOverLAN runs the same over a real QEMU-style LAN on the
+// host's loopback (tools/lan): multicast echo, NDP and TCP between two
+// gVisor stacks through the kernel's UDP multicast.
+func TestObserveOverLAN(t *testing.T) {
+	l, err := qemu.NewLAN()
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := func(mac [6]byte) *lan.Device {
+		d, err := lan.Join(l, mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	node := startNode(t, join([6]byte{0x52, 0x54, 0, 0, 0, 1}), "n1", []status.Member{{Name: "n1", State: "alive"}})
+	mac, err := lan.RandomMAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := New(join(mac), Options{Window: 300 * time.Millisecond, DADRetransmitTimer: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reports, err := o.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 || reports[0].Err != nil || reports[0].Node.Name != "n1" || reports[0].Addr != node.addr {
+		t.Fatalf("Observe over the LAN = %+v", reports)
 	}
 }
