@@ -62,7 +62,8 @@ type Config struct {
 	// the RFC 7217 identifier.
 	NICName string
 	// RNG is the kernel's entropy; it feeds the stack's SecureRNG and
-	// seeds its RandSource. crypto/rand when nil.
+	// seeds its RandSource; it must be safe for concurrent use.
+	// crypto/rand when nil.
 	RNG io.Reader
 	// Logf receives the stack's events (DAD results and conflicts);
 	// nothing is logged when nil.
