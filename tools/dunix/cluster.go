@@ -462,8 +462,8 @@ func (u *upRun) run(ctx context.Context, e *env) int {
 			return failed(e, err)
 		}
 	}
-	fmt.Fprintf(e.stderr, "dunix: cluster %q: %d nodes started on LAN %s (%s, %d MiB, %d CPUs each); state in %s\n",
-		st.Name, u.n, st.LAN, accel, cfg.MemMiB, cfg.CPUs, dir)
+	fmt.Fprintf(e.stderr, "dunix: cluster %q: %s started on LAN %s (%s, %d MiB, %d CPUs each); state in %s\n",
+		st.Name, plural(u.n, "node"), st.LAN, accel, cfg.MemMiB, cfg.CPUs, dir)
 	if u.wait == "none" {
 		return 0
 	}
@@ -486,7 +486,7 @@ func (u *upRun) run(ctx context.Context, e *env) int {
 			err, st.Name, st.Name)
 		return 1
 	}
-	fmt.Fprintf(e.stderr, "dunix: cluster %q is up: every node sees %d alive members; 'dunix cluster console --name %s n1' opens a shell\n", st.Name, u.n, st.Name)
+	fmt.Fprintf(e.stderr, "dunix: cluster %q is up: every node sees %s; 'dunix cluster console --name %s n1' opens a shell\n", st.Name, plural(u.n, "alive member"), st.Name)
 	return 0
 }
 
@@ -664,8 +664,8 @@ console log. It exits 1 when the cluster is not up.`,
 				fmt.Fprintf(e.stderr, "dunix: %v\n", err)
 				return 1
 			}
-			fmt.Fprintf(e.stdout, "cluster %s: %d nodes on LAN %s, %s, %d MiB and %d CPUs each, started %s\n",
-				st.Name, len(st.Nodes), st.LAN, st.Accel, st.MemMiB, st.CPUs, st.Started.Local().Format(time.DateTime))
+			fmt.Fprintf(e.stdout, "cluster %s: %s on LAN %s, %s, %d MiB and %d CPUs each, started %s\n",
+				st.Name, plural(len(st.Nodes), "node"), st.LAN, st.Accel, st.MemMiB, st.CPUs, st.Started.Local().Format(time.DateTime))
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "NODE\tPID\tSTATE\tMAC\tLOG\n")
 			for _, n := range st.Nodes {
@@ -919,3 +919,11 @@ func attachConsole(ctx context.Context, e *env, n *nodeState) int {
 // member (waitFabricMembers in status.go; tests replace it). It reports
 // progress on e.stderr.
 var waitMembers = waitFabricMembers
+
+// plural returns "1 node", "2 nodes".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}

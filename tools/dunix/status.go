@@ -169,7 +169,7 @@ func waitFabricMembers(ctx context.Context, e *env, st *clusterState, deadline t
 	defer closeObs()
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	fmt.Fprintf(e.stderr, "dunix: waiting until every node sees %d alive members (until %s)\n", len(st.Nodes), deadline.Format(time.TimeOnly))
+	fmt.Fprintf(e.stderr, "dunix: waiting until every node sees %s (until %s)\n", plural(len(st.Nodes), "alive member"), deadline.Format(time.TimeOnly))
 	last, answered := "", false
 	for {
 		reports, err := o.Observe(ctx)
@@ -189,7 +189,7 @@ func waitFabricMembers(ctx context.Context, e *env, st *clusterState, deadline t
 				return cause
 			}
 			if !answered {
-				return fmt.Errorf("no node answered on the fabric (ICMPv6 echo to ff02::1 and the status server on port %d) within %s",
+				return fmt.Errorf("no node answered on the fabric (ICMPv6 echo to ff02::1 and the status server on port %d) within %s; the nodes' consoles (nK.log in the cluster directory) may say why",
 					status.Port, time.Since(start).Round(time.Second))
 			}
 			return fmt.Errorf("the membership did not form within %s: %s", time.Since(start).Round(time.Second), last)
