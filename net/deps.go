@@ -8,14 +8,14 @@ package net
 import (
 	_ "github.com/hashicorp/memberlist"
 	_ "github.com/hashicorp/yamux"
+	_ "gvisor.dev/gvisor/pkg/log"
 	_ "gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	_ "gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	_ "gvisor.dev/gvisor/pkg/tcpip/link/sniffer"
 	_ "gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	_ "gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	_ "gvisor.dev/gvisor/pkg/tcpip/stack"
+	_ "gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	_ "gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	_ "gvisor.dev/gvisor/pkg/tcpip/transport/udp"
-	_ "gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
-	_ "gvisor.dev/gvisor/pkg/tcpip/link/sniffer"
-	_ "gvisor.dev/gvisor/pkg/log"
 )
