@@ -405,6 +405,14 @@ func (u *upRun) run(ctx context.Context, e *env) int {
 			dir, qemu.MaxSocketPath-9, envClusterDir))
 	}
 
+	// Until the first node runs, a failure leaves nothing behind but logs.
+	started := false
+	defer func() {
+		if !started {
+			removeRuntime(dir, &clusterState{})
+		}
+	}()
+
 	// The root archive, as `dunix run` builds it, with busybox sh as the
 	// program.
 	spec := rootfs.Spec{Adds: []rootfs.Add{{Host: busybox, Guest: "/bin/busybox"}}, Run: []string{"/bin/busybox", "sh"}}
@@ -456,6 +464,7 @@ func (u *upRun) run(ctx context.Context, e *env) int {
 			stopCluster(dir, st)
 			return failed(e, fmt.Errorf("%s: %v; the cluster was stopped", name, err))
 		}
+		started = true
 		st.Nodes = append(st.Nodes, n)
 		if err := st.save(dir); err != nil {
 			stopCluster(dir, st)
