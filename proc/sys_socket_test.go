@@ -224,6 +224,11 @@ func TestSocketSyscallsUnix(t *testing.T) {
 	if _, e := srv.call(unix.SYS_RECVFROM, afd, srv.base+offBuf, 100, unix.MSG_DONTWAIT, 0, 0); e != unix.EAGAIN {
 		t.Fatalf("MSG_DONTWAIT on empty: %v", e)
 	}
+	srv.must(unix.SYS_IOCTL, afd, 0x5421, srv.put(offBuf, u32(1)))
+	if _, e := srv.call(unix.SYS_READ, afd, srv.base+offBuf, 100); e != unix.EAGAIN {
+		t.Fatalf("read after FIONBIO: %v", e)
+	}
+	srv.must(unix.SYS_IOCTL, afd, 0x5421, srv.put(offBuf, u32(0)))
 	if _, e := srv.call(unix.SYS_RECVFROM, afd, 0x10, 100, unix.MSG_DONTWAIT, 0, 0); e != unix.EAGAIN {
 		t.Fatalf("nothing to copy yet: %v", e)
 	}

@@ -689,7 +689,7 @@ func (s *Socket) sendDgram(ctx *vfs.Ctx, src []byte, to []byte, rights []*vfs.Fi
 
 // RecvMsg receives into dst (recvmsg(2)). It returns the bytes stored (or,
 // with MSG_TRUNC on a message socket, the message's length), the
-// sender's address for datagrams (nil otherwise), the files passed with
+// sender's address for datagrams from a bound sender (nil otherwise), the files passed with
 // the data (the caller owns these references) and the msg_flags
 // (MSG_TRUNC when a message was cut). EAGAIN when there is nothing yet;
 // 0 at the end of a stream; EINVAL on an unconnected stream. flags:
@@ -729,8 +729,8 @@ func (s *Socket) RecvMsg(ctx *vfs.Ctx, dst []byte, flags int) (int, []byte, []*v
 				n = len(seg.data)
 			}
 		}
-		if s.typ == unix.SOCK_DGRAM {
-			from = encodeAddr(seg.from)
+		if s.typ == unix.SOCK_DGRAM && seg.from != "" {
+			from = encodeAddr(seg.from) // an unbound sender has no address (length 0)
 		}
 		rights = takeRights(seg, peek)
 		if !peek {
@@ -1013,9 +1013,12 @@ func (s *Socket) EventRegister(e *waiter.Entry) { s.q.Register(e) }
 func (s *Socket) EventUnregister(e *waiter.Entry) { s.q.Unregister(e) }
 
 // Ioctl implements vfs.Ioctler: SIOCINQ (FIONREAD: bytes queued, or the
-// size of the next message) and SIOCOUTQ (bytes sent and not yet read by
-// the peer).
-func (s *Socket) Ioctl(_ *vfs.File, ctx *vfs.Ctx, cmd uint32, arg uintptr) (uintptr, error) {
+// size of the next message), SIOCOUTQ (bytes sent and not yet read by
+// the peer) and FIONBIO.
+func (s *Socket) Ioctl(f *vfs.File, ctx *vfs.Ctx, cmd uint32, arg uintptr) (uintptr, error) {
+	if cmd == fionbioCmd {
+		return 0, fionbio(f, ctx, arg)
+	}
 	var v int
 	mu.Lock()
 	switch cmd {
@@ -1044,3 +1047,25 @@ func (s *Socket) Ioctl(_ *vfs.File, ctx *vfs.Ctx, cmd uint32, arg uintptr) (uint
 	binary.LittleEndian.PutUint32(b[:], uint32(v))
 	return 0, ctx.Mem.CopyOut(arg, b[:])
 }
+
+// fionbio sets or clears O_NONBLOCK on f from the int at arg (ioctl(2)'s
+// FIONBIO, which socket code uses more than fcntl). The system-call layer
+// does not take it for every file, so sockets answer it themselves.
+func fionbio(f *vfs.File, ctx *vfs.Ctx, arg uintptr) error {
+	if ctx == nil || ctx.Mem == nil || f == nil {
+		return unix.EFAULT
+	}
+	var b [4]byte
+	if err := ctx.Mem.CopyIn(arg, b[:]); err != nil {
+		return err
+	}
+	if binary.LittleEndian.Uint32(b[:]) != 0 {
+		f.SetFlags(f.Flags() | unix.O_NONBLOCK)
+	} else {
+		f.SetFlags(f.Flags() &^ unix.O_NONBLOCK)
+	}
+	return nil
+}
+
+// fionbioCmd is Linux's FIONBIO ioctl request on x86-64.
+const fionbioCmd = 0x5421
