@@ -236,14 +236,22 @@ func TestKilledNodeDetected(t *testing.T) {
 	nodes := cluster(t, hub, 4, key)
 	victim, rest := nodes[3], nodes[:3]
 	victim.port.SetUp(false)
+	suspected := false
 	took := waitUntil(t, 15*time.Second, "victim dead everywhere", func() bool {
+		dead := 0
 		for _, n := range rest {
-			if n.state(victim.name) != StateDead {
-				return false
+			switch n.state(victim.name) {
+			case StateSuspect:
+				suspected = true
+			case StateDead:
+				dead++
 			}
 		}
-		return true
+		return dead == len(rest)
 	})
+	if !suspected {
+		t.Errorf("no survivor showed the victim as suspect before dead")
+	}
 	t.Logf("killed node declared dead by all 3 others after %v (probe %v)", took, probe)
 	if took > 12*probe*2 {
 		t.Errorf("detection took %v, more than the documented bound of about 6 probes plus a round", took)
