@@ -127,6 +127,7 @@ func start(archive []byte, flags cmdline.Flags) error {
 		}
 		kernel.PowerOff(code)
 	}
+	startNetwork(flags, node)
 	if err := node.Start(argv[0], argv, env); err != nil {
 		return fmt.Errorf("cannot run %s: %w", argv[0], err)
 	}
