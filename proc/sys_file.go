@@ -558,6 +558,9 @@ func (t *Thread) ioctl(fd int32, cmd uint32, arg uint64) (uint64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	if r, ok, err := t.ifIoctl(f, cmd, arg); ok {
+		return r, err
+	}
 	r, err := f.Ioctl(t.ctx(), cmd, uintptr(arg))
 	return uint64(r), err
 }
