@@ -36,7 +36,7 @@ func cluster(t *testing.T, n, wrong int) (*memlink.Hub, []*Node) {
 		port := hub.Port([6]byte{0x52, 0x54, 0, 0, 0, byte(i + 1)})
 		go func() {
 			nd, err := Start(context.Background(), Config{Name: fmt.Sprintf("n%d", i+1), Key: k, Device: port, RNG: rand.Reader,
-				Logf: func(f string, a ...any) { t.Logf("n%d: "+f, append([]any{i + 1}, a...)...) },
+				Logf:  func(f string, a ...any) { t.Logf("n%d: "+f, append([]any{i + 1}, a...)...) },
 				Local: func() status.Load { return status.Load{CPUs: i + 1, MemFree: 1 << 20} }})
 			nodes[i] = nd
 			errs <- err
