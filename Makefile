@@ -49,8 +49,8 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-test-host:
-	$(GO) test -race -count=1 $(HOST_PKGS)
+test-host: all
+	DUNIX_KERNEL=$(abspath $(KERNEL)) $(GO) test -race -count=1 $(HOST_PKGS)
 
 test-boot: all
 	DUNIX_KERNEL=$(abspath $(KERNEL)) DUNIX=$(abspath $(DUNIX)) $(GO) test -count=1 -p 1 -parallel 2 -timeout 40m -v ./qemu/boottest/ ./qemu/usertest/
