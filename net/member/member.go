@@ -470,6 +470,7 @@ func (l *List) logf(format string, args ...any) {
 //	dropped_streams_unauthenticated                TCP exchanges that failed decryption or were not encrypted
 //	dropped_malformed                              packets that decrypted but did not decode
 //	dropped_queue_full                             messages dropped by memberlist's handler queue
+//	dropped_replay                                 packets whose AES-GCM nonce was seen before (replay.go)
 //	events_dropped                                 events the Events channel had no room for
 //	log_suppressed                                 log lines beyond the rate limit
 func (l *List) Counters() map[string]uint64 {
@@ -489,6 +490,7 @@ func (l *List) Counters() map[string]uint64 {
 		"dropped_streams_unauthenticated": l.drops.streamsUnauth.Load(),
 		"dropped_malformed":               l.drops.malformed.Load(),
 		"dropped_queue_full":              l.drops.queueFull.Load(),
+		"dropped_replay":                  t.replays.Load(),
 		"events_dropped":                  l.drops.eventsDropped.Load(),
 		"log_suppressed":                  l.drops.logSuppressed.Load(),
 	}

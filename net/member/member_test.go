@@ -378,6 +378,17 @@ func TestWrongKeyAndForgedPackets(t *testing.T) {
 	})
 	t.Logf("n0 counters: %v", nodes[0].l.Counters())
 
+	// The same sealed packets again: replays, dropped before memberlist.
+	for _, p := range malformed {
+		if _, err := udp.WriteTo(p, target); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitUntil(t, 5*time.Second, "replays counted", func() bool {
+		return nodes[0].l.Counters()["dropped_replay"]-before["dropped_replay"] >= uint64(len(malformed))-1
+	})
+
 	// Nobody took the wrong-key node in, and the cluster is intact.
 	time.Sleep(5 * probe)
 	for _, n := range nodes {
@@ -534,4 +545,28 @@ func TestTrafficDefaultTiming(t *testing.T) {
 		return true
 	})
 	t.Logf("killed node declared dead by all others after %v (default timers)", took)
+}
+
+func TestReplayFilter(t *testing.T) {
+	f := newReplayFilter(time.Minute, 4)
+	now := time.Now()
+	p := func(b byte) []byte { return append([]byte{1, b}, make([]byte, 20)...) }
+	if f.seen(p(1), now) || !f.seen(p(1), now) {
+		t.Fatal("a repeated nonce was not caught")
+	}
+	if f.seen([]byte{1, 2}, now) || f.seen([]byte{1, 2}, now) {
+		t.Error("a packet too short for a nonce was judged")
+	}
+	for b := byte(2); b < 6; b++ { // fills the generation: rotation keeps 1 in the old one
+		f.seen(p(b), now)
+	}
+	if !f.seen(p(1), now) {
+		t.Error("a nonce was forgotten at the first rotation")
+	}
+	later := now.Add(3 * time.Minute)
+	f.seen(p(9), later)
+	f.seen(p(10), later.Add(2*time.Minute))
+	if f.seen(p(1), later.Add(2*time.Minute)) {
+		t.Error("a nonce was kept beyond two windows")
+	}
 }

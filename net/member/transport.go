@@ -38,6 +38,7 @@ type transport struct {
 	traffic *traffic
 	logf    func(string, ...any)
 	once    sync.Once
+	replay  *replayFilter
 }
 
 var _ memberlist.NodeAwareTransport = (*transport)(nil)
@@ -48,6 +49,7 @@ type traffic struct {
 	streamsIn, streamsOut                    atomic.Uint64
 	streamBytesIn, streamBytesOut            atomic.Uint64
 	writeErrors, dialErrors                  atomic.Uint64
+	replays                                  atomic.Uint64
 }
 
 // newTransport binds UDP and TCP on addr:port of nic.
@@ -77,6 +79,7 @@ func newTransport(s *stack.Stack, nic tcpip.NICID, addr tcpip.Address, port uint
 		done:    make(chan struct{}),
 		traffic: tr,
 		logf:    logf,
+		replay:  newReplayFilter(10*time.Minute, 1<<16),
 	}
 	t.wg.Add(2)
 	go t.readPackets()
@@ -102,6 +105,10 @@ func (t *transport) readPackets() {
 		}
 		t.traffic.packetsIn.Add(1)
 		t.traffic.bytesIn.Add(uint64(n))
+		if t.replay.seen(buf[:n], time.Now()) {
+			t.traffic.replays.Add(1)
+			continue
+		}
 		if !t.deliver(append([]byte(nil), buf[:n]...), from, time.Now()) {
 			return
 		}
