@@ -19,9 +19,12 @@ var (
 		"kernel/mm/frames", "kernel/mm/vmrange", "kernel/sched/queue", "kernel/spin", "kernel/symtab",
 	}
 	goContext = map[string]bool{
-		"kernel/main.go":  true, // the kernel's main goroutine
-		"kernel/crash.go": true, // deliberate crashes, called from main
-		"kernel/user.go":  true, // the process layer's API to user mode
+		"kernel/main.go":         true, // the kernel's main goroutine
+		"kernel/crash.go":        true, // deliberate crashes, called from main
+		"kernel/user.go":         true, // the process layer's API to user mode
+		"kernel/platform.go":     true, // what drivers (goroutines) get: DMA pages, MSIs
+		"kernel/pcidev.go":       true, // PCI scan and driver probes, from main
+		"kernel/entropy_feed.go": true, // the goroutine filling the entropy pool
 	}
 )
 
