@@ -139,6 +139,7 @@ func bootstrap(magic, info uint64) uintptr {
 	initSched()
 	initFutex()
 	initFDs()
+	initLines()
 	idt.Init()
 	amd64.SetTrapHandlers(handleTrap, nestedTrap)
 

@@ -61,7 +61,9 @@ func irq(gsi uint32) {
 	}
 	if int32(gsi) == uartGSI {
 		drainConsole()
+		return
 	}
+	lineIRQ(gsi)
 }
 
 // drainConsole moves every byte the console UART holds (and those it held

@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -16,7 +17,7 @@ import (
 // Platform gives virtio drivers memory and interrupts.
 type Platform struct{}
 
-var _ virtio.Platform = Platform{}
+var _ virtio.LinePlatform = Platform{}
 
 // Map returns the direct-map address of device memory; the direct map
 // covers the first 4 GiB (uncached where there is no RAM) and all RAM.
@@ -68,3 +69,40 @@ func (q *msiIRQ) Wait() error {
 }
 
 func (q *msiIRQ) Count() uint64 { return msiCount[q.vector-vecMSIBase].Load() }
+
+// AllocLineIRQ routes I/O APIC line gsi to a new eventfd; the handler
+// acknowledges the device through its status and ack registers.
+func (Platform) AllocLineIRQ(gsi uint32, level, activeLow bool, status, ack uintptr) (virtio.IRQ, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("interrupt: eventfd: %w", err)
+	}
+	var flags uintptr
+	if level {
+		flags |= 1
+	}
+	if activeLow {
+		flags |= 2
+	}
+	if _, _, e := syscall.RawSyscall6(kcallLineAlloc, uintptr(gsi), uintptr(fd), status, ack, flags, 0); e != 0 {
+		unix.Close(fd)
+		return nil, fmt.Errorf("interrupt line %d: %w", gsi, e)
+	}
+	return &gsiIRQ{f: os.NewFile(uintptr(fd), "irq"), gsi: gsi}, nil
+}
+
+type gsiIRQ struct {
+	f   *os.File
+	gsi uint32
+}
+
+// Message is meaningless for a line interrupt.
+func (q *gsiIRQ) Message() (uint64, uint32) { return 0, 0 }
+
+func (q *gsiIRQ) Wait() error {
+	var b [8]byte
+	_, err := q.f.Read(b[:])
+	return err
+}
+
+func (q *gsiIRQ) Count() uint64 { return lines[q.gsi].count.Load() }

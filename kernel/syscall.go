@@ -38,6 +38,7 @@ const (
 	enosys    = int64(unix.ENOSYS)
 	etimedout = int64(unix.ETIMEDOUT)
 	ebusy     = int64(unix.EBUSY)
+	enodev    = int64(unix.ENODEV)
 )
 
 // Private kernel calls, for kernel code running as goroutines.
@@ -64,6 +65,7 @@ const (
 	// Devices (devices.go).
 	kcallMSIAlloc   = kcallBase + 32 // (eventfd) → vector | apic<<8
 	kcallEntropyAdd = kcallBase + 33 // (buf, n) → bytes taken into the pool
+	kcallLineAlloc  = kcallBase + 34 // (gsi, eventfd, status, ack, flags)
 )
 
 var (
@@ -241,6 +243,8 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = kMSIAlloc(a0)
 	case kcallEntropyAdd:
 		r = kEntropyAdd(a0, a1)
+	case kcallLineAlloc:
+		r = kLineAlloc(a0, a1, a2, a3, a4)
 	case kcallConsoleWrite:
 		if !mm.Access(uintptr(a0), uintptr(a1), false) {
 			r = -efault

@@ -97,18 +97,37 @@ const (
 	capDevice = 4
 )
 
-// Device is a virtio device on the modern PCI transport.
+// Device is a virtio device on either transport.
 type Device struct {
-	PCI       *pci.Device
-	Type      int
-	plat      Platform
-	common    uintptr
-	notify    uintptr
-	notifyMul uint32
-	device    uintptr
-	msix      *pci.MSIX
-	nextMSIX  int
-	features  uint64
+	// Name says where the device is: a PCI address or "mmio@0x…".
+	Name string
+	// PCI is the PCI function (nil on virtio-mmio).
+	PCI      *pci.Device
+	Type     int
+	plat     Platform
+	t        transport
+	features uint64
+}
+
+// transport is what differs between virtio over PCI and over MMIO.
+type transport interface {
+	status() uint8
+	setStatus(s uint8)
+	deviceFeatures() uint64
+	setDriverFeatures(f uint64)
+	// queueSize selects queue idx and returns its maximum size (0: none).
+	queueSize(idx int) int
+	// setupQueue programs the selected queue and enables it; irq tells
+	// whether its completions should interrupt. It returns where to
+	// notify the device and the queue's interrupt (nil without).
+	setupQueue(idx, size int, desc, driver, device uint64, irq bool) (notify uintptr, q IRQ, err error)
+	// config is the virtual address of the device-specific configuration.
+	config() uintptr
+	// ready runs just before DRIVER_OK.
+	ready()
+	// notify32 tells whether notifications are 32-bit writes (MMIO) or
+	// 16-bit ones (PCI).
+	notify32() bool
 }
 
 // Find returns the modern virtio PCI devices of type typ among devs.
@@ -122,9 +141,108 @@ func Find(devs []*pci.Device, typ int) []*pci.Device {
 	return out
 }
 
-// Open maps the device's configuration structures and resets it.
+// Open maps a PCI device's configuration structures and resets it.
 func Open(d *pci.Device, typ int, p Platform) (*Device, error) {
-	v := &Device{PCI: d, Type: typ, plat: p}
+	t := &pciTransport{dev: d, plat: p}
+	if err := t.open(); err != nil {
+		return nil, fmt.Errorf("virtio %s: %w", d.Addr, err)
+	}
+	return start(&Device{Name: d.Addr.String(), PCI: d, Type: typ, plat: p, t: t})
+}
+
+// start resets the device and acknowledges it.
+func start(v *Device) (*Device, error) {
+	v.t.setStatus(0) // reset
+	for i := 0; v.t.status() != 0; i++ {
+		if i > 1e6 {
+			return nil, fmt.Errorf("virtio %s: device does not reset", v.Name)
+		}
+	}
+	v.t.setStatus(statusAck | statusDriver)
+	return v, nil
+}
+
+// Negotiate offers the device's features intersected with want (VERSION_1
+// is always required) and returns what was agreed.
+func (v *Device) Negotiate(want uint64) (uint64, error) {
+	offered := v.t.deviceFeatures()
+	if offered&FeatureVersion1 == 0 {
+		v.t.setStatus(statusFailed)
+		return 0, fmt.Errorf("virtio %s: device lacks VERSION_1 (legacy only)", v.Name)
+	}
+	got := offered & (want | FeatureVersion1)
+	v.t.setDriverFeatures(got)
+	v.t.setStatus(v.t.status() | statusFeaturesOK)
+	if v.t.status()&statusFeaturesOK == 0 {
+		v.t.setStatus(statusFailed)
+		return 0, fmt.Errorf("virtio %s: device refused features %#x", v.Name, got)
+	}
+	v.features = got
+	return got, nil
+}
+
+// Config returns the virtual address of the device-specific configuration.
+func (v *Device) Config() uintptr { return v.t.config() }
+
+// Ready tells the device the driver is set up (DRIVER_OK).
+func (v *Device) Ready() {
+	v.t.ready()
+	v.t.setStatus(v.t.status() | statusDriverOK)
+}
+
+// Fail marks the device failed (the driver gave up on it).
+func (v *Device) Fail() { v.t.setStatus(v.t.status() | statusFailed) }
+
+// Queue sets up virtqueue idx with at most maxSize entries. With
+// interrupts, completions raise the returned queue's IRQ; without, the
+// driver polls (and the device is asked not to interrupt for it).
+func (v *Device) Queue(idx, maxSize int, interrupts bool) (*Queue, error) {
+	size := v.t.queueSize(idx)
+	if size == 0 {
+		return nil, fmt.Errorf("virtio %s: queue %d does not exist", v.Name, idx)
+	}
+	size = min(size, maxSize, 256)
+	for size&(size-1) != 0 { // a power of two
+		size &= size - 1
+	}
+	q := &Queue{size: uint16(size), free: make([]uint16, 0, size), index: uint16(idx)}
+	var pages [3]uint64
+	for i, dst := range []*uintptr{&q.desc, &q.avail, &q.used} {
+		p, va, err := v.plat.AllocPage()
+		if err != nil {
+			return nil, fmt.Errorf("virtio %s: queue %d: %w", v.Name, idx, err)
+		}
+		pages[i], *dst = p, va
+	}
+	for i := size - 1; i >= 0; i-- {
+		q.free = append(q.free, uint16(i))
+	}
+	if !interrupts {
+		q.availFlags = 1 // VIRTQ_AVAIL_F_NO_INTERRUPT
+	}
+	notify, irq, err := v.t.setupQueue(idx, size, pages[0], pages[1], pages[2], interrupts)
+	if err != nil {
+		return nil, fmt.Errorf("virtio %s: queue %d: %w", v.Name, idx, err)
+	}
+	q.notifyAt, q.IRQ, q.notifyWide = notify, irq, v.t.notify32()
+	return q, nil
+}
+
+// pciTransport is virtio 1.x over PCI (virtio 1.2, 4.1).
+type pciTransport struct {
+	dev       *pci.Device
+	plat      Platform
+	common    uintptr
+	notify    uintptr
+	notifyMul uint32
+	device    uintptr
+	msix      *pci.MSIX
+	nextMSIX  int
+}
+
+// open maps the configuration structures the vendor capabilities name.
+func (t *pciTransport) open() error {
+	d := t.dev
 	for _, c := range d.Caps() {
 		if c.ID != pci.CapVendor {
 			continue
@@ -136,12 +254,12 @@ func Open(d *pci.Device, typ int, p Platform) (*Device, error) {
 		var dst *uintptr
 		switch kind {
 		case capCommon:
-			dst = &v.common
+			dst = &t.common
 		case capNotify:
-			dst = &v.notify
-			v.notifyMul = d.Read32(c.Offset + 16)
+			dst = &t.notify
+			t.notifyMul = d.Read32(c.Offset + 16)
 		case capDevice:
-			dst = &v.device
+			dst = &t.device
 		default:
 			continue
 		}
@@ -150,127 +268,82 @@ func Open(d *pci.Device, typ int, p Platform) (*Device, error) {
 		}
 		bar, ok := d.BAR(barIdx)
 		if !ok {
-			return nil, fmt.Errorf("virtio %s: capability %d in unassigned BAR %d", d.Addr, kind, barIdx)
+			return fmt.Errorf("capability %d in unassigned BAR %d", kind, barIdx)
 		}
-		va, err := p.Map(bar+off, max(length, 4))
+		va, err := t.plat.Map(bar+off, max(length, 4))
 		if err != nil {
-			return nil, fmt.Errorf("virtio %s: %w", d.Addr, err)
+			return err
 		}
 		*dst = va
 	}
-	if v.common == 0 || v.notify == 0 {
-		return nil, fmt.Errorf("virtio %s: not a modern virtio device (no common or notify capability)", d.Addr)
+	if t.common == 0 || t.notify == 0 {
+		return errors.New("not a modern virtio device (no common or notify capability)")
 	}
-	m, err := d.MSIX(p.Map)
+	m, err := d.MSIX(t.plat.Map)
 	if err != nil {
-		return nil, fmt.Errorf("virtio %s: %w", d.Addr, err)
+		return err
 	}
-	v.msix = m
+	t.msix = m
 	d.EnableDMA()
-	v.setStatus(0) // reset
-	for i := 0; mmio.Read8(v.common+cfgStatus) != 0; i++ {
-		if i > 1e6 {
-			return nil, fmt.Errorf("virtio %s: device does not reset", d.Addr)
-		}
-	}
-	v.setStatus(statusAck | statusDriver)
-	return v, nil
+	return nil
 }
 
-func (v *Device) setStatus(s uint8) { mmio.Write8(v.common+cfgStatus, s) }
-func (v *Device) status() uint8     { return mmio.Read8(v.common + cfgStatus) }
+func (t *pciTransport) status() uint8     { return mmio.Read8(t.common + cfgStatus) }
+func (t *pciTransport) setStatus(s uint8) { mmio.Write8(t.common+cfgStatus, s) }
+func (t *pciTransport) config() uintptr   { return t.device }
+func (t *pciTransport) ready()            { t.msix.Enable() }
+func (t *pciTransport) notify32() bool    { return false }
 
-// Negotiate offers the device's features intersected with want (VERSION_1
-// is always required) and returns what was agreed.
-func (v *Device) Negotiate(want uint64) (uint64, error) {
-	var offered uint64
+func (t *pciTransport) deviceFeatures() uint64 {
+	var f uint64
 	for sel := uint32(0); sel < 2; sel++ {
-		mmio.Write32(v.common+cfgDevFeatureSel, sel)
-		offered |= uint64(mmio.Read32(v.common+cfgDevFeature)) << (32 * sel)
+		mmio.Write32(t.common+cfgDevFeatureSel, sel)
+		f |= uint64(mmio.Read32(t.common+cfgDevFeature)) << (32 * sel)
 	}
-	if offered&FeatureVersion1 == 0 {
-		v.setStatus(statusFailed)
-		return 0, fmt.Errorf("virtio %s: device lacks VERSION_1 (legacy only)", v.PCI.Addr)
-	}
-	got := offered & (want | FeatureVersion1)
+	return f
+}
+
+func (t *pciTransport) setDriverFeatures(f uint64) {
 	for sel := uint32(0); sel < 2; sel++ {
-		mmio.Write32(v.common+cfgDrvFeatureSel, sel)
-		mmio.Write32(v.common+cfgDrvFeature, uint32(got>>(32*sel)))
+		mmio.Write32(t.common+cfgDrvFeatureSel, sel)
+		mmio.Write32(t.common+cfgDrvFeature, uint32(f>>(32*sel)))
 	}
-	v.setStatus(v.status() | statusFeaturesOK)
-	if v.status()&statusFeaturesOK == 0 {
-		v.setStatus(statusFailed)
-		return 0, fmt.Errorf("virtio %s: device refused features %#x", v.PCI.Addr, got)
-	}
-	v.features = got
-	return got, nil
 }
 
-// Config returns the virtual address of the device-specific configuration.
-func (v *Device) Config() uintptr { return v.device }
-
-// Ready tells the device the driver is set up (DRIVER_OK).
-func (v *Device) Ready() {
-	v.msix.Enable()
-	v.setStatus(v.status() | statusDriverOK)
+func (t *pciTransport) queueSize(idx int) int {
+	mmio.Write16(t.common+cfgQueueSelect, uint16(idx))
+	return int(mmio.Read16(t.common + cfgQueueSize))
 }
 
-// Fail marks the device failed (the driver gave up on it).
-func (v *Device) Fail() { v.setStatus(v.status() | statusFailed) }
-
-// Queue sets up virtqueue idx with at most maxSize entries. With
-// interrupts, completions raise the returned queue's IRQ; without, the
-// driver polls.
-func (v *Device) Queue(idx, maxSize int, interrupts bool) (*Queue, error) {
-	c := v.common
+func (t *pciTransport) setupQueue(idx, size int, desc, driver, device uint64, interrupts bool) (uintptr, IRQ, error) {
+	c := t.common
 	mmio.Write16(c+cfgQueueSelect, uint16(idx))
-	size := int(mmio.Read16(c + cfgQueueSize))
-	if size == 0 {
-		return nil, fmt.Errorf("virtio %s: queue %d does not exist", v.PCI.Addr, idx)
-	}
-	size = min(size, maxSize, 256)
-	for size&(size-1) != 0 { // a power of two
-		size &= size - 1
-	}
-	q := &Queue{size: uint16(size), free: make([]uint16, 0, size)}
-	var pages [3]uint64
-	for i, dst := range []*uintptr{&q.desc, &q.avail, &q.used} {
-		p, va, err := v.plat.AllocPage()
-		if err != nil {
-			return nil, fmt.Errorf("virtio %s: queue %d: %w", v.PCI.Addr, idx, err)
-		}
-		pages[i], *dst = p, va
-	}
-	for i := size - 1; i >= 0; i-- {
-		q.free = append(q.free, uint16(i))
-	}
 	mmio.Write16(c+cfgQueueSize, uint16(size))
 	vector := uint16(noVector)
+	var irq IRQ
 	if interrupts {
-		if v.nextMSIX >= v.msix.Size {
-			return nil, fmt.Errorf("virtio %s: out of MSI-X vectors", v.PCI.Addr)
+		if t.nextMSIX >= t.msix.Size {
+			return 0, nil, errors.New("out of MSI-X vectors")
 		}
-		irq, err := v.plat.AllocIRQ()
-		if err != nil {
-			return nil, fmt.Errorf("virtio %s: queue %d: %w", v.PCI.Addr, idx, err)
+		var err error
+		if irq, err = t.plat.AllocIRQ(); err != nil {
+			return 0, nil, err
 		}
 		addr, data := irq.Message()
-		v.msix.Set(v.nextMSIX, addr, data)
-		vector = uint16(v.nextMSIX)
-		v.nextMSIX++
-		q.IRQ = irq
+		t.msix.Set(t.nextMSIX, addr, data)
+		vector = uint16(t.nextMSIX)
+		t.nextMSIX++
 	}
 	mmio.Write16(c+cfgQueueMSIX, vector)
 	if vector != noVector && mmio.Read16(c+cfgQueueMSIX) != vector {
-		return nil, fmt.Errorf("virtio %s: queue %d: device refused MSI-X vector %d", v.PCI.Addr, idx, vector)
+		return 0, nil, fmt.Errorf("device refused MSI-X vector %d", vector)
 	}
-	mmio.Write64(c+cfgQueueDesc, pages[0])
-	mmio.Write64(c+cfgQueueDriver, pages[1])
-	mmio.Write64(c+cfgQueueDevice, pages[2])
-	q.notifyAt = v.notify + uintptr(mmio.Read16(c+cfgQueueNotify))*uintptr(v.notifyMul)
-	q.index = uint16(idx)
+	mmio.Write64(c+cfgQueueDesc, desc)
+	mmio.Write64(c+cfgQueueDriver, driver)
+	mmio.Write64(c+cfgQueueDevice, device)
+	notify := t.notify + uintptr(mmio.Read16(c+cfgQueueNotify))*uintptr(t.notifyMul)
 	mmio.Write16(c+cfgQueueEnable, 1)
-	return q, nil
+	return notify, irq, nil
 }
 
 // Queue is a split virtqueue. It is not safe for concurrent use: each
@@ -287,6 +360,10 @@ type Queue struct {
 	free     []uint16 // free descriptor indices
 	availIdx uint16
 	lastUsed uint16
+	// availFlags is VIRTQ_AVAIL_F_NO_INTERRUPT for a queue without
+	// interrupts (needed on MMIO, where a device has one interrupt).
+	availFlags uint16
+	notifyWide bool
 }
 
 // ErrFull means every descriptor of a queue is in use.
@@ -317,9 +394,9 @@ func (q *Queue) Add(phys uint64, n uint32, write bool) (uint16, error) {
 	mmio.Write32(d+12, uint32(flags)) // flags and next (unused)
 	mmio.Write16(q.avail+4+2*uintptr(q.availIdx%q.size), id)
 	q.availIdx++
-	// flags (0: interrupts wanted) and idx in one atomic store: the ring
+	// flags and idx in one atomic store: the ring
 	// entry above is visible before the new index.
-	atomic.StoreUint32((*uint32)(amd64.Ptr(q.avail)), uint32(q.availIdx)<<16)
+	atomic.StoreUint32((*uint32)(amd64.Ptr(q.avail)), uint32(q.availIdx)<<16|uint32(q.availFlags))
 	return id, nil
 }
 
@@ -328,7 +405,12 @@ func (q *Queue) Add(phys uint64, n uint32, write bool) (uint16, error) {
 func (q *Queue) Kick() {
 	// The atomic store in Add is a full barrier on x86 (XCHG), so the
 	// device's flags read here are not older than our index.
-	if mmio.Read16(q.used)&1 == 0 { // VIRTQ_USED_F_NO_NOTIFY
+	if mmio.Read16(q.used)&1 != 0 { // VIRTQ_USED_F_NO_NOTIFY
+		return
+	}
+	if q.notifyWide {
+		mmio.Write32(q.notifyAt, uint32(q.index))
+	} else {
 		mmio.Write16(q.notifyAt, q.index)
 	}
 }

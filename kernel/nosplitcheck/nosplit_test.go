@@ -15,7 +15,7 @@ import (
 var (
 	trapPackages = []string{
 		"arch/amd64", "arch/amd64/lapic", "boot", "drivers/acpi", "drivers/ioapic",
-		"drivers/pit", "drivers/rtc", "drivers/uart", "kernel", "kernel/klog", "kernel/mm",
+		"drivers/mmio", "drivers/pit", "drivers/rtc", "drivers/uart", "kernel", "kernel/klog", "kernel/mm",
 		"kernel/mm/frames", "kernel/mm/vmrange", "kernel/sched/queue", "kernel/spin", "kernel/symtab",
 	}
 	goContext = map[string]bool{

@@ -18,6 +18,17 @@ import (
 // driver drops them).
 func TestNICExchange(t *testing.T) {
 	t.Parallel()
+	nicExchange(t, qemu.MachineQ35)
+}
+
+// TestNICExchangeMicroVM is TestNICExchange on microvm: virtio-mmio
+// transports found in the DSDT, the card's interrupt on an I/O APIC line.
+func TestNICExchangeMicroVM(t *testing.T) {
+	t.Parallel()
+	nicExchange(t, qemu.MachineMicroVM)
+}
+
+func nicExchange(t *testing.T, machine string) {
 	lan, err := qemu.NewLAN()
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +42,7 @@ func TestNICExchange(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			consoles[i], _, errs[i] = bootErr(t, qemu.Config{Kernel: k, Cmdline: "dunix.nettest=1",
+			consoles[i], _, errs[i] = bootErr(t, qemu.Config{Kernel: k, Machine: machine, Cmdline: "dunix.nettest=1",
 				NICs: []qemu.NIC{{MAC: macs[i], LAN: lan}}}, nil, 3*time.Minute)
 		}()
 	}
@@ -42,7 +53,11 @@ func TestNICExchange(t *testing.T) {
 		}
 		other := strings.ReplaceAll(macs[1-i], ":", "")
 		self := strings.ReplaceAll(macs[i], ":", "")
-		want(t, c, "net: virtio-net", "mac "+macs[i], "rx 60 bytes from "+other, "dropped 0/0")
+		where := "net: virtio-net 00:" // a PCI address
+		if machine == qemu.MachineMicroVM {
+			where = "net: virtio-net mmio@0x"
+		}
+		want(t, c, where, "mac "+macs[i], "rx 60 bytes from "+other, "dropped 0/0")
 		if strings.Contains(c, "from "+self) || strings.Contains(c, "net: tx:") {
 			t.Errorf("node %d heard itself or failed to send:\n%s", i+1, c)
 		}

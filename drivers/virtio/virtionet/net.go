@@ -78,15 +78,41 @@ func Probe(devs []*pci.Device, p virtio.Platform) ([]*NIC, error) {
 	return nics, errors.Join(errs...)
 }
 
+// ProbeMMIO opens the virtio network cards among virtio-mmio devices.
+func ProbeMMIO(devs []virtio.MMIODevice, p virtio.LinePlatform) ([]*NIC, error) {
+	var nics []*NIC
+	var errs []error
+	for _, d := range devs {
+		if d.Type != virtio.TypeNet {
+			continue
+		}
+		dev, err := virtio.OpenMMIO(d, p)
+		if err == nil {
+			var n *NIC
+			if n, err = setup(dev, p); err == nil {
+				nics = append(nics, n)
+				continue
+			}
+		}
+		errs = append(errs, err)
+	}
+	return nics, errors.Join(errs...)
+}
+
 func open(d *pci.Device, p virtio.Platform) (*NIC, error) {
 	dev, err := virtio.Open(d, virtio.TypeNet, p)
 	if err != nil {
 		return nil, err
 	}
+	return setup(dev, p)
+}
+
+// setup negotiates, reads the MAC and fills the receive ring.
+func setup(dev *virtio.Device, p virtio.Platform) (*NIC, error) {
 	n := &NIC{dev: dev, mtu: 1500}
 	fail := func(err error) (*NIC, error) {
 		dev.Fail()
-		return nil, fmt.Errorf("virtio-net %s: %w", d.Addr, err)
+		return nil, fmt.Errorf("virtio-net %s: %w", dev.Name, err)
 	}
 	feat, err := dev.Negotiate(featMAC | featMTU | featStatus)
 	if err != nil {
@@ -152,7 +178,7 @@ func (n *NIC) MTU() uint32 { return n.mtu }
 // String names the card.
 func (n *NIC) String() string {
 	m := n.mac
-	return fmt.Sprintf("virtio-net %s mac %02x:%02x:%02x:%02x:%02x:%02x", n.dev.PCI.Addr, m[0], m[1], m[2], m[3], m[4], m[5])
+	return fmt.Sprintf("virtio-net %s mac %02x:%02x:%02x:%02x:%02x:%02x", n.dev.Name, m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
 // ErrTooBig is returned for a frame larger than a buffer.
