@@ -1,4 +1,5 @@
-# dunix: `make run` boots a node; `make test` runs every test.
+# dunix: `make cluster` boots a 3-node cluster; `make run` boots a node;
+# `make test` runs every test.
 # Both install what they need first (QEMU from Debian, modules from the
 # Go module proxy). The kernel is built with the stock go command.
 
@@ -12,7 +13,7 @@ APT_PKGS := qemu-system-x86 qemu-utils grub-pc-bin grub-common xorriso mtools bu
 # Packages that are plain Go and tested on the host with the race detector.
 HOST_PKGS = $(shell $(GO) list ./... | grep -v -e /qemu/boottest -e /qemu/usertest)
 
-.PHONY: all deps run test test-host test-boot vet fmt bench bench-boot bench-smp bench-sys clean
+.PHONY: all deps cluster run test test-host test-boot vet fmt bench bench-boot bench-smp bench-sys clean
 
 all: $(KERNEL) $(DUNIX)
 
@@ -38,6 +39,14 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS); }
 	@$(GO) mod download
+
+# cluster boots three nodes on a virtual LAN of this host (cluster
+# "default"), waits until each sees the others, and shows the fabric as
+# each node sees it. `bin/dunix cluster console n1` opens a shell on a
+# node; `bin/dunix cluster down` stops them.
+cluster: deps all
+	$(DUNIX) cluster up -n 3
+	$(DUNIX) status
 
 # run boots a node into Debian's busybox sh, its applets in PATH.
 run: deps all
