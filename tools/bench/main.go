@@ -13,8 +13,19 @@
 //	go run ./tools/bench smp [-n 3]
 //	    a CPU-bound job split over the CPUs, on a 1-vCPU and a 2-vCPU node
 //	    (multi-threaded TCG here): the speed-up of 2 vCPUs over 1.
+//	go run ./tools/bench fabric [-n 2,4,8,16] [-mem 256]
+//	    N nodes on one LAN: QEMU start to full membership (every node's
+//	    status document lists N alive members, polled by tools/observe),
+//	    a node killed hard to every other node seeing it not alive (and
+//	    dead), and the membership traffic per node at steady state.
+//	go run ./tools/bench net [-mib 64] [-rtt 2000]
+//	    TCP throughput of one stream and 1-byte round-trip time between two
+//	    machines on one LAN (tools/bench/netbench, a static Go program):
+//	    two dunix nodes against two Debian Linux guests in the same QEMU.
 //
-// The kernel is $DUNIX_KERNEL or bin/dunix-kernel-amd64 (make builds it).
+// The kernel is $DUNIX_KERNEL or bin/dunix-kernel-amd64 (make builds it);
+// fabric and net build the tree's kernel with kimage.Build unless
+// $DUNIX_KERNEL is set.
 package main
 
 import (
@@ -23,12 +34,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"dunix/fs/cpio"
@@ -38,7 +51,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench boot|smp|sys [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench boot|smp|sys|fabric|net [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -49,6 +62,15 @@ func main() {
 		err = benchSMP(os.Args[2:])
 	case "sys":
 		err = benchSys(os.Args[2:])
+	case "fabric", "net":
+		// These run several machines at once: stop them all on Ctrl-C.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		if os.Args[1] == "fabric" {
+			err = benchFabric(ctx, os.Args[2:])
+		} else {
+			err = benchNet(ctx, os.Args[2:])
+		}
+		stop()
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
