@@ -353,6 +353,10 @@ func TestWrongKeyAndForgedPackets(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		p := make([]byte, 1+i*60)
 		rand.Read(p)
+		// An encryption version byte, so that memberlist tries (and
+		// fails) to decrypt: a random first byte of 244 would read as a
+		// label header and count as malformed instead.
+		p[0] = byte(i % 2)
 		undecryptable = append(undecryptable, p)
 	}
 	malformed := [][]byte{
