@@ -48,6 +48,17 @@ type fabricResult struct {
 	bytesIn, bytesOut float64       // member.bytes_*_per_sec, likewise
 	streamBytes       float64       // member.stream_bytes_in+out per second per node over the window (TCP push-pull)
 	nicRX             float64       // nic.rx_frames per second per node over the window (all LAN frames: the LAN is a hub)
+	flapping, docs    int           // steady-state documents that listed fewer than n alive members, of all read
+	load              string        // the host's 1-minute load average at the last sample
+}
+
+// hostLoad returns the host's 1-minute load average, "?" if unknown.
+func hostLoad() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // memAvailableMiB reads MemAvailable from /proc/meminfo.
@@ -134,11 +145,11 @@ func benchFabric(ctx context.Context, args []string) error {
 	fmt.Printf("# booted at once with a fresh cluster key; host: %d CPUs shared by all the QEMUs; one run per N.\n", hostCPUs())
 	fmt.Printf("# The host polls every node's status document through tools/observe (ICMPv6 echo to ff02::1, then HTTP), pausing %s between polls.\n", secs(fabricPoll))
 	fmt.Printf("# command: go run ./tools/bench fabric -n %s -mem %d\n\n", *sizes, *mem)
-	fmt.Println("| N | QEMU start to full membership | kill to all see it not alive | kill to all see it dead | member packets/s in / out per node | member bytes/s in / out per node | push-pull bytes/s per node | NIC frames/s received per node |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| N | QEMU start to full membership | kill to all see it not alive | kill to all see it dead | member packets/s in / out per node | member bytes/s in / out per node | push-pull bytes/s per node | NIC frames/s received per node | steady documents missing an alive member | host load |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
-		fmt.Printf("| %d | %s | %s | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f |\n", r.n, secs(r.full), killText(r.notAlive, r.limit), killText(r.dead, r.limit),
-			r.pktIn, r.pktOut, r.bytesIn, r.bytesOut, r.streamBytes, r.nicRX)
+		fmt.Printf("| %d | %s | %s | %s | %.1f / %.1f | %.0f / %.0f | %.0f | %.0f | %d of %d | %s |\n", r.n, secs(r.full), killText(r.notAlive, r.limit), killText(r.dead, r.limit),
+			r.pktIn, r.pktOut, r.bytesIn, r.bytesOut, r.streamBytes, r.nicRX, r.flapping, r.docs, r.load)
 	}
 	for _, s := range skipped {
 		fmt.Println("\n" + s)
@@ -146,6 +157,8 @@ func benchFabric(ctx context.Context, args []string) error {
 	fmt.Printf("\nMember traffic: the nodes' member.*_per_sec counters (UDP; 5-s averages) %s, %s and %s after full membership, mean over nodes and samples.\n",
 		secs(steadyWindow), secs(steadyWindow+5*time.Second), secs(steadyWindow+10*time.Second))
 	fmt.Printf("Push-pull (memberlist's TCP state exchange, every 30 s) and NIC frames: counter differences from full membership to the last sample.\n")
+	fmt.Printf("Steady documents missing an alive member: of the documents read for those samples, how many listed fewer than N alive members (a live node suspected: the\n")
+	fmt.Printf("nodes were too slow to answer probes in time); host load: the host's 1-minute load average at the last sample.\n")
 	fmt.Printf("Not alive: suspect or dead (a node shows a member suspect only after its own probe of it failed). Kill: SIGKILL to the QEMU of the last node.\n")
 	return nil
 }
@@ -270,6 +283,9 @@ func fabricRun(ctx context.Context, base qemu.Config, n int) (fabricResult, erro
 			r.bytesIn += float64(c["member.bytes_in_per_sec"])
 			r.bytesOut += float64(c["member.bytes_out_per_sec"])
 			samples++
+			if len(observe.Alive(d)) != n {
+				r.flapping++
+			}
 		}
 	}
 	if err := alive(guests); err != nil {
@@ -278,6 +294,7 @@ func fabricRun(ctx context.Context, base qemu.Config, n int) (fabricResult, erro
 	if samples == 0 {
 		return r, fmt.Errorf("no node answered at steady state")
 	}
+	r.docs, r.load = samples, hostLoad()
 	r.pktIn, r.pktOut, r.bytesIn, r.bytesOut = r.pktIn/float64(samples), r.pktOut/float64(samples), r.bytesIn/float64(samples), r.bytesOut/float64(samples)
 	var counted int
 	for name, a := range after {
@@ -298,8 +315,8 @@ func fabricRun(ctx context.Context, base qemu.Config, n int) (fabricResult, erro
 		r.streamBytes /= float64(counted)
 		r.nicRX /= float64(counted)
 	}
-	fmt.Fprintf(os.Stderr, "bench: steady state: member packets/s in %.1f out %.1f, bytes/s in %.0f out %.0f, push-pull %.0f B/s, NIC rx %.0f frames/s per node\n",
-		r.pktIn, r.pktOut, r.bytesIn, r.bytesOut, r.streamBytes, r.nicRX)
+	fmt.Fprintf(os.Stderr, "bench: steady state: member packets/s in %.1f out %.1f, bytes/s in %.0f out %.0f, push-pull %.0f B/s, NIC rx %.0f frames/s per node; %d of %d documents with a member not alive; host load %s\n",
+		r.pktIn, r.pktOut, r.bytesIn, r.bytesOut, r.streamBytes, r.nicRX, r.flapping, r.docs, r.load)
 
 	// Kill the last node hard and watch the others.
 	victim := guests[n-1]

@@ -188,13 +188,15 @@ func netInitramfs(path, netbench string, modules []string) error {
 
 var (
 	streamLine = regexp.MustCompile(`^bench: tcp-stream bytes=(\d+) ns=(\d+)`)
-	rttLine    = regexp.MustCompile(`^bench: tcp-rtt iters=(\d+) ns=(\d+)`)
+	rttLine    = regexp.MustCompile(`^bench: tcp-rtt iters=(\d+) ns=(\d+) median_ns=(\d+)`)
 )
 
 // netResult is one pair's figures.
 type netResult struct {
 	mibPerS float64 // stream throughput
 	rttUs   float64 // mean round trip
+	medUs   float64 // median round trip
+	load    string  // the host's load average when the client finished
 }
 
 // netPair boots a server and a client machine (cfgs[0], cfgs[1]) on one
@@ -225,7 +227,7 @@ func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, timeout time
 	if strings.HasPrefix(l, "bench: error") {
 		return netResult{}, fmt.Errorf("%s client: %s; server console:\n%s", kind, l, gs[0].tail(20))
 	}
-	var r netResult
+	r := netResult{load: hostLoad()}
 	for _, l := range gs[1].console() {
 		if m := streamLine.FindStringSubmatch(l); m != nil {
 			b, _ := strconv.ParseFloat(m[1], 64)
@@ -236,6 +238,8 @@ func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, timeout time
 			n, _ := strconv.ParseFloat(m[1], 64)
 			ns, _ := strconv.ParseFloat(m[2], 64)
 			r.rttUs = ns / n / 1e3
+			med, _ := strconv.ParseFloat(m[3], 64)
+			r.medUs = med / 1e3
 		}
 	}
 	if r.mibPerS == 0 || r.rttUs == 0 {
@@ -306,7 +310,7 @@ func benchNet(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dunix: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "bench: dunix: %.2f MiB/s, %.1f µs round trip\n", d.mibPerS, d.rttUs)
+	fmt.Fprintf(os.Stderr, "bench: dunix: %.2f MiB/s, round trip %.1f µs median, %.1f µs mean; host load %s\n", d.mibPerS, d.medUs, d.rttUs, d.load)
 
 	// Linux: the same binary as /init, loading the card's modules first.
 	vmlinuz, err := linuxref.Kernel(ctx, "")
@@ -332,7 +336,7 @@ func benchNet(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("linux: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "bench: linux: %.2f MiB/s, %.1f µs round trip\n", l.mibPerS, l.rttUs)
+	fmt.Fprintf(os.Stderr, "bench: linux: %.2f MiB/s, round trip %.1f µs median, %.1f µs mean; host load %s\n", l.mibPerS, l.medUs, l.rttUs, l.load)
 
 	fmt.Printf("# TCP between two machines on one virtual LAN (QEMU socket multicast netdev on the host's loopback; virtio-net-pci, disable-legacy=on)\n")
 	fmt.Printf("# tools/bench/netbench (Go, static), one run each: client -> server stream, then 1-byte ping-pong\n")
@@ -342,7 +346,9 @@ func benchNet(ctx context.Context, args []string) error {
 	fmt.Println("| benchmark | dunix | Linux | dunix/Linux |")
 	fmt.Println("|---|---|---|---|")
 	fmt.Printf("| TCP throughput, one stream of %d MiB | %.2f MiB/s | %.2f MiB/s | %.2f |\n", *size, d.mibPerS, l.mibPerS, d.mibPerS/l.mibPerS)
-	fmt.Printf("| TCP round trip, 1-byte ping-pong (mean of %d) | %.0f µs | %.0f µs | %.2f |\n", *iters, d.rttUs, l.rttUs, d.rttUs/l.rttUs)
+	fmt.Printf("| TCP round trip, 1-byte ping-pong, median of %d | %.0f µs | %.0f µs | %.2f |\n", *iters, d.medUs, l.medUs, d.medUs/l.medUs)
+	fmt.Printf("| TCP round trip, 1-byte ping-pong, mean of %d | %.0f µs | %.0f µs | %.2f |\n", *iters, d.rttUs, l.rttUs, d.rttUs/l.rttUs)
+	fmt.Printf("| host load average (1 min) at the end | %s | %s | |\n", d.load, l.load)
 	fmt.Printf("\ndunix reaches %.0f%% of Linux's throughput (goal: at least 80%%).\n", 100*d.mibPerS/l.mibPerS)
 	return nil
 }

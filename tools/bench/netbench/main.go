@@ -16,10 +16,11 @@
 // the server's 1-byte acknowledgement, and plays ping-pong. It prints
 //
 //	bench: tcp-stream bytes=N ns=T
-//	bench: tcp-rtt iters=N ns=T
+//	bench: tcp-rtt iters=N ns=T median_ns=M
 //	bench: done
 //
-// (T the total time in nanoseconds) and the server "bench: server done".
+// (T the total time in nanoseconds, M the median round trip) and the
+// server "bench: server done".
 //
 // With -linux, netbench sets up a bare Linux first (as /init of an
 // initramfs): it mounts /proc, loads the kernel modules listed in
@@ -37,6 +38,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,16 +209,25 @@ func client(port, zone int, size int64, iters int) error {
 	fmt.Printf("bench: tcp-stream bytes=%d ns=%d\n", size, time.Since(start).Nanoseconds())
 
 	b := []byte{'x'}
+	rtts := make([]time.Duration, iters)
 	start = time.Now()
 	for i := 0; i < iters; i++ {
+		t := time.Now()
 		if _, err := c.Write(b); err != nil {
 			return fmt.Errorf("ping %d: %v", i, err)
 		}
 		if _, err := io.ReadFull(c, b); err != nil {
 			return fmt.Errorf("pong %d: %v", i, err)
 		}
+		rtts[i] = time.Since(t)
 	}
-	fmt.Printf("bench: tcp-rtt iters=%d ns=%d\n", iters, time.Since(start).Nanoseconds())
+	total := time.Since(start)
+	slices.Sort(rtts)
+	var median time.Duration
+	if iters > 0 {
+		median = rtts[iters/2]
+	}
+	fmt.Printf("bench: tcp-rtt iters=%d ns=%d median_ns=%d\n", iters, total.Nanoseconds(), median.Nanoseconds())
 	fmt.Println("bench: done")
 	return nil
 }
