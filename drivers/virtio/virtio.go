@@ -400,6 +400,22 @@ func (q *Queue) Add(phys uint64, n uint32, write bool) (uint16, error) {
 	return id, nil
 }
 
+// SetInterrupts asks the device to interrupt (or not) when it uses
+// buffers; a driver turns them off while it drains the used ring. With
+// them back on it returns whether buffers were used meanwhile (the
+// driver must drain again: no interrupt comes for those).
+func (q *Queue) SetInterrupts(on bool) (pending bool) {
+	if on {
+		q.availFlags = 0
+	} else {
+		q.availFlags = 1 // VIRTQ_AVAIL_F_NO_INTERRUPT
+	}
+	// A full barrier (XCHG) orders the flag before the read of the used
+	// index below.
+	atomic.StoreUint32((*uint32)(amd64.Ptr(q.avail)), uint32(q.availIdx)<<16|uint32(q.availFlags))
+	return on && uint16(atomic.LoadUint32((*uint32)(amd64.Ptr(q.used)))>>16) != q.lastUsed
+}
+
 // Kick tells the device there are new buffers, unless it asked not to be
 // told.
 func (q *Queue) Kick() {

@@ -248,9 +248,20 @@ func (n *NIC) Poll() {
 	}
 	rx := *fn
 	got := false
+	// No interrupts while draining; back on when the ring is empty, and
+	// drain again if the device used buffers in between.
+	n.rx.SetInterrupts(false)
 	for {
 		id, ln, ok := n.rx.Used()
 		if !ok {
+			if got {
+				n.rx.Kick() // the buffers given back so far
+				got = false
+			}
+			if n.rx.SetInterrupts(true) {
+				n.rx.SetInterrupts(false)
+				continue
+			}
 			break
 		}
 		got = true
@@ -276,8 +287,5 @@ func (n *NIC) Poll() {
 			continue
 		}
 		n.rxBufs[nid] = b
-	}
-	if got {
-		n.rx.Kick()
 	}
 }
