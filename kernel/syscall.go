@@ -66,6 +66,7 @@ const (
 	kcallMSIAlloc   = kcallBase + 32 // (eventfd) → vector | apic<<8
 	kcallEntropyAdd = kcallBase + 33 // (buf, n) → bytes taken into the pool
 	kcallLineAlloc  = kcallBase + 34 // (gsi, eventfd, status, ack, flags)
+	kcallProfile    = kcallBase + 35 // (op, buf, n): start / stop sampling
 )
 
 var (
@@ -245,6 +246,8 @@ func handleSyscall(c *CPU, t *Thread, f *amd64.Frame) {
 		r = kEntropyAdd(a0, a1)
 	case kcallLineAlloc:
 		r = kLineAlloc(a0, a1, a2, a3, a4)
+	case kcallProfile:
+		r = kProfile(a0, a1, a2)
 	case kcallConsoleWrite:
 		if !mm.Access(uintptr(a0), uintptr(a1), false) {
 			r = -efault

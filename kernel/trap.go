@@ -64,6 +64,7 @@ func handleTrap() {
 		c.syscalls++
 		handleSyscall(c, t, f)
 	case v == vecTimer:
+		profSample(f)
 		c.interrupts++
 		lapic.EOI()
 		timerInterrupt(c)
@@ -72,10 +73,12 @@ func handleTrap() {
 		lapic.EOI()
 		c.needResched = true
 	case v >= vecIRQBase && v <= vecIRQLast:
+		profSample(f)
 		c.interrupts++
 		irq(uint32(v - vecIRQBase))
 		lapic.EOI()
 	case v >= vecMSIBase && v <= vecMSILast:
+		profSample(f)
 		c.interrupts++
 		msi(v)
 		lapic.EOI()

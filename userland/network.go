@@ -71,7 +71,8 @@ func startNetwork(flags cmdline.Flags, node *proc.Node) *fabric.Node {
 	}
 	n, err := fabric.New(fabric.Config{
 		Name: name, Key: key, Device: nic, RNG: rand.Reader, Logf: logf,
-		Local: func() status.Load { return nodeLoad(node, load) },
+		Local:   func() status.Load { return nodeLoad(node, load) },
+		Profile: kernel.Profile,
 		ENOSYS: func() map[string]uint32 {
 			m := kernel.ENOSYSCounts() // the kernel's own (the Go runtime's)
 			for nr, v := range node.ENOSYS() {

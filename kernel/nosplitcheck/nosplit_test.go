@@ -25,6 +25,7 @@ var (
 		"kernel/platform.go":     true, // what drivers (goroutines) get: DMA pages, MSIs
 		"kernel/pcidev.go":       true, // PCI scan and driver probes, from main
 		"kernel/entropy_feed.go": true, // the goroutine filling the entropy pool
+		"kernel/profile_go.go":   true, // reading and naming the profiler's samples
 	}
 )
 

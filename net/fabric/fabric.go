@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ type Config struct {
 	ENOSYS func() map[string]uint32
 	// Counters returns more counters to report (the driver's).
 	Counters func() status.Counters
+	// Profile, when set, samples the node for a while and describes where
+	// its CPUs were (served at /debug/profile?seconds=N, N ≤ 60).
+	Profile func(time.Duration) string
 	// JoinTimeout bounds the wait for the link-local address (default 30 s).
 	JoinTimeout time.Duration
 }
@@ -75,6 +79,7 @@ type Node struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+	profiling sync.Mutex
 }
 
 // Start brings the node onto the fabric: New, then Join.
@@ -228,7 +233,12 @@ func (n *Node) startStatus() error {
 	if err != nil {
 		return err
 	}
-	n.http = &http.Server{Handler: status.Handler(n.Report), ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", status.Handler(n.Report))
+	if n.cfg.Profile != nil {
+		mux.HandleFunc("/debug/profile", n.serveProfile)
+	}
+	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -237,6 +247,31 @@ func (n *Node) startStatus() error {
 		}
 	}()
 	return nil
+}
+
+// serveProfile answers GET /debug/profile?seconds=N (default 10, at most
+// 60) with the node's sampling profile as text; one at a time.
+func (n *Node) serveProfile(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+		return
+	}
+	secs := 10
+	if v := r.URL.Query().Get("seconds"); v != "" {
+		s, err := strconv.Atoi(v)
+		if err != nil || s < 1 || s > 60 {
+			http.Error(w, "seconds: want 1 to 60", http.StatusBadRequest)
+			return
+		}
+		secs = s
+	}
+	if !n.profiling.TryLock() {
+		http.Error(w, "a profile is being taken", http.StatusConflict)
+		return
+	}
+	defer n.profiling.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, n.cfg.Profile(time.Duration(secs)*time.Second))
 }
 
 // Report returns the node's status document.

@@ -28,7 +28,10 @@ its own with a random MAC; not a member), finds the nodes by an ICMPv6 echo
 to the all-nodes group ff02::1, fetches every node's status document
 (http://[ADDR]:8740/status.json on its link-local address) and prints per
 node its name, address, load and the members it sees with their states.
---json prints the documents instead, as a JSON array.
+--json prints the documents instead, as a JSON array. --profile NODE
+samples NODE for --seconds (default 10) and prints where its CPUs were
+when interrupts came (kernel functions, "user", "idle"), most frequent
+first.
 
 Status exits 1 when no node answers.`,
 		flags: func(fs *flag.FlagSet) runFunc {
@@ -36,6 +39,8 @@ Status exits 1 when no node answers.`,
 			cf.register(fs)
 			asJSON := fs.Bool("json", false, "print the nodes' status documents as a JSON array")
 			timeout := fs.Duration("timeout", 30*time.Second, "give up after `D`")
+			profile := fs.String("profile", "", "sample `NODE` and print its profile")
+			seconds := fs.Int("seconds", 10, "profile for `N` seconds (1-60)")
 			return func(ctx context.Context, e *env, args []string) int {
 				if len(args) > 0 {
 					return failed(e, usageError{fmt.Errorf("status: unexpected argument %q", args[0])})
@@ -67,6 +72,19 @@ Status exits 1 when no node answers.`,
 					fmt.Fprintf(e.stderr, "dunix: no node of cluster %q answered on its LAN %s (%d answered the ICMPv6 echo to ff02::1); 'dunix cluster status' shows whether they run\n",
 						st.Name, st.LAN, len(reports))
 					return 1
+				}
+				if *profile != "" {
+					for _, r := range reports {
+						if r.Node != nil && r.Node.Name == *profile {
+							b, err := o.Get(context.Background(), r.Addr, fmt.Sprintf("/debug/profile?seconds=%d", *seconds), time.Duration(*seconds+30)*time.Second)
+							if err != nil {
+								return failed(e, err)
+							}
+							e.stdout.Write(b)
+							return 0
+						}
+					}
+					return failed(e, fmt.Errorf("no node named %q answered", *profile))
 				}
 				if *asJSON {
 					b, _ := json.MarshalIndent(nodes, "", "  ")

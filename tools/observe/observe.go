@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -223,6 +224,31 @@ func (o *Observer) Fetch(ctx context.Context, addr netip.Addr) (*status.Node, er
 		return nil, fmt.Errorf("GET %s: not a status document: %v", URL(addr), err)
 	}
 	return &n, nil
+}
+
+// Get fetches path (with its query) from the status server of the node at
+// addr, within timeout.
+func (o *Observer) Get(ctx context.Context, addr netip.Addr, path string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	u := "http://" + net.JoinHostPort(addr.WithZone("").String()+"%25fabric", strconv.Itoa(status.Port)) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
 }
 
 // Report is what the observer learned about one address that answered.
