@@ -187,10 +187,13 @@ var ErrTooBig = errors.New("virtio-net: frame too large")
 // Transmit sends one Ethernet frame; it returns virtio.ErrFull (and drops
 // the frame) when the device has not yet sent the frames queued before.
 func (n *NIC) Transmit(frame []byte) error {
-	if len(frame) > maxFrame {
-		n.TXDropped.Add(1)
-		return ErrTooBig
-	}
+	_, err := n.TransmitBatch([][]byte{frame})
+	return err
+}
+
+// TransmitBatch sends frames in order with one notification of the
+// device, and returns how many it took (it stops at the first it cannot).
+func (n *NIC) TransmitBatch(frames [][]byte) (int, error) {
 	n.txMu.Lock()
 	defer n.txMu.Unlock()
 	for { // collect buffers the device has sent
@@ -200,24 +203,38 @@ func (n *NIC) Transmit(frame []byte) error {
 		}
 		n.txPool = append(n.txPool, n.txBufs[id])
 	}
-	if len(n.txPool) == 0 {
-		n.TXDropped.Add(1)
-		return virtio.ErrFull
+	sent := 0
+	var err error
+	for _, frame := range frames {
+		if len(frame) > maxFrame {
+			err = ErrTooBig
+			break
+		}
+		if len(n.txPool) == 0 {
+			err = virtio.ErrFull
+			break
+		}
+		b := n.txPool[len(n.txPool)-1]
+		dst := unsafe.Slice((*byte)(amd64.Ptr(b.virt)), bufSize)
+		clear(dst[:hdrLen]) // no offloads, no GSO
+		copy(dst[hdrLen:], frame)
+		id, aerr := n.tx.Add(b.phys, uint32(hdrLen+len(frame)), false)
+		if aerr != nil {
+			err = aerr
+			break
+		}
+		n.txPool = n.txPool[:len(n.txPool)-1]
+		n.txBufs[id] = b
+		sent++
 	}
-	b := n.txPool[len(n.txPool)-1]
-	dst := unsafe.Slice((*byte)(amd64.Ptr(b.virt)), bufSize)
-	clear(dst[:hdrLen]) // no offloads, no GSO
-	copy(dst[hdrLen:], frame)
-	id, err := n.tx.Add(b.phys, uint32(hdrLen+len(frame)), false)
-	if err != nil {
-		n.TXDropped.Add(1)
-		return err
+	if sent > 0 {
+		n.tx.Kick()
+		n.TXFrames.Add(uint64(sent))
 	}
-	n.txPool = n.txPool[:len(n.txPool)-1]
-	n.txBufs[id] = b
-	n.tx.Kick()
-	n.TXFrames.Add(1)
-	return nil
+	if dropped := len(frames) - sent; dropped > 0 {
+		n.TXDropped.Add(uint64(dropped))
+	}
+	return sent, err
 }
 
 // Attach sets the receive function and starts the receive goroutine; the

@@ -144,6 +144,10 @@ func server(port, zone int) error {
 			return fmt.Errorf("pong %d: %v", i, err)
 		}
 	}
+	// Wait for the client to hang up before the machine powers off: the
+	// last pong may still be queued on its way out.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, c)
 	fmt.Printf("bench: server done (client %s, %d bytes, %d round trips)\n", c.RemoteAddr(), size, iters)
 	return nil
 }
