@@ -64,6 +64,11 @@ func startEntropy() {
 	if err != nil {
 		fmt.Println("dunix: entropy device:", err)
 	}
+	if rng == nil {
+		if rng, err = virtiorng.ProbeMMIO(MMIODevices(), Platform{}); err != nil {
+			fmt.Println("dunix: entropy device:", err)
+		}
+	}
 	if rng != nil {
 		FeedEntropy(rng)
 		return

@@ -68,13 +68,27 @@ func nicExchange(t *testing.T, machine string) {
 // must be fed from it.
 func TestEntropyDevice(t *testing.T) {
 	t.Parallel()
+	entropyDevice(t, qemu.MachineQ35, "virtio-rng-pci,disable-legacy=on")
+}
+
+// TestEntropyDeviceMicroVM is TestEntropyDevice over virtio-mmio.
+func TestEntropyDeviceMicroVM(t *testing.T) {
+	t.Parallel()
+	entropyDevice(t, qemu.MachineMicroVM, "virtio-rng-device")
+}
+
+func entropyDevice(t *testing.T, machine, device string) {
 	pr, pw := io.Pipe()
 	go func() {
 		time.Sleep(8 * time.Second) // the pool fills in a few seconds
 		io.WriteString(pw, "report\r")
 		io.WriteString(pw, "poweroff 0\r")
 	}()
-	console, _ := boot(t, qemu.Config{Extra: []string{"-device", "virtio-rng-pci,disable-legacy=on"}}, pr, 3*time.Minute)
+	extra := []string{"-device", device}
+	if machine == qemu.MachineMicroVM {
+		extra = append([]string{"-global", "virtio-mmio.force-legacy=false"}, extra...)
+	}
+	console, _ := boot(t, qemu.Config{Machine: machine, Extra: extra}, pr, 3*time.Minute)
 	pw.Close()
 	m := regexp.MustCompile(`fed by virtio-rng \((\d+) bytes so far\)`).FindAllStringSubmatch(console, -1)
 	if len(m) < 2 || m[len(m)-1][1] == "0" {

@@ -30,15 +30,36 @@ func Probe(devs []*pci.Device, p virtio.Platform) (*RNG, error) {
 	if len(found) == 0 {
 		return nil, nil
 	}
-	d := found[0]
-	dev, err := virtio.Open(d, virtio.TypeEntropy, p)
+	dev, err := virtio.Open(found[0], virtio.TypeEntropy, p)
 	if err != nil {
 		return nil, err
 	}
+	return setup(dev, p)
+}
+
+// ProbeMMIO opens the first virtio entropy device among virtio-mmio
+// devices; nil and no error when there is none.
+func ProbeMMIO(devs []virtio.MMIODevice, p virtio.LinePlatform) (*RNG, error) {
+	for _, d := range devs {
+		if d.Type != virtio.TypeEntropy {
+			continue
+		}
+		dev, err := virtio.OpenMMIO(d, p)
+		if err != nil {
+			return nil, err
+		}
+		return setup(dev, p)
+	}
+	return nil, nil
+}
+
+// setup negotiates and sets up the request queue.
+func setup(dev *virtio.Device, p virtio.Platform) (*RNG, error) {
 	r := &RNG{dev: dev}
+	var err error
 	fail := func(err error) (*RNG, error) {
 		dev.Fail()
-		return nil, fmt.Errorf("virtio-rng %s: %w", d.Addr, err)
+		return nil, fmt.Errorf("virtio-rng %s: %w", dev.Name, err)
 	}
 	if _, err := dev.Negotiate(0); err != nil {
 		return fail(err)
