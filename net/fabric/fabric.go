@@ -63,6 +63,10 @@ type Config struct {
 	// Profile, when set, samples the node for a while and describes where
 	// its CPUs were (served at /debug/profile?seconds=N, N ≤ 60).
 	Profile func(time.Duration) string
+	// ProbeInterval is membership's probe interval (member's default when
+	// zero); QuietInterval discovery's beacon interval once joined
+	// (discovery's default when zero). Tests shorten them.
+	ProbeInterval, QuietInterval time.Duration
 	// JoinTimeout bounds the wait for the link-local address (default 30 s).
 	JoinTimeout time.Duration
 }
@@ -132,7 +136,7 @@ func (n *Node) Join(ctx context.Context) error {
 		return fmt.Errorf("fabric: no link-local address: %w", err)
 	}
 	n.Members, err = member.Start(member.Config{Stack: st.S, NIC: st.NIC, Addr: n.Addr, Port: MemberPort,
-		Name: cfg.Name, Key: cfg.Key, Meta: cfg.Local, Logf: cfg.Logf})
+		Name: cfg.Name, Key: cfg.Key, Meta: cfg.Local, Logf: cfg.Logf, ProbeInterval: cfg.ProbeInterval})
 	if err != nil {
 		return fmt.Errorf("fabric: membership: %w", err)
 	}
@@ -142,7 +146,8 @@ func (n *Node) Join(ctx context.Context) error {
 	if err := n.startStatus(); err != nil {
 		return err
 	}
-	n.disc, err = discovery.Start(discovery.Config{Stack: st, Name: cfg.Name, Key: cfg.Key, Service: MemberPort, Logf: cfg.Logf}, n.found)
+	n.disc, err = discovery.Start(discovery.Config{Stack: st, Name: cfg.Name, Key: cfg.Key, Service: MemberPort,
+		QuietInterval: cfg.QuietInterval, Logf: cfg.Logf}, n.found)
 	if err != nil {
 		return fmt.Errorf("fabric: discovery: %w", err)
 	}

@@ -20,7 +20,9 @@ import (
 
 // cluster starts n nodes on one hub; the last `wrong` of them have a
 // different key.
-func cluster(t *testing.T, n, wrong int) (*memlink.Hub, []*Node) {
+// tune adjusts every node's configuration. It also returns the nodes'
+// hub ports, in order.
+func cluster(t *testing.T, n, wrong int, tune ...func(*Config)) (*memlink.Hub, []*Node, []*memlink.Port) {
 	t.Helper()
 	hub := memlink.NewHub()
 	t.Cleanup(hub.Close)
@@ -28,16 +30,22 @@ func cluster(t *testing.T, n, wrong int) (*memlink.Hub, []*Node) {
 	bad, _ := clusterkey.Generate()
 	nodes := make([]*Node, n)
 	errs := make(chan error, n)
+	var ports []*memlink.Port
 	for i := range nodes {
 		k := key
 		if i >= n-wrong {
 			k = bad
 		}
 		port := hub.Port([6]byte{0x52, 0x54, 0, 0, 0, byte(i + 1)})
+		ports = append(ports, port)
+		cfg := Config{Name: fmt.Sprintf("n%d", i+1), Key: k, Device: port, RNG: rand.Reader,
+			Logf:  func(f string, a ...any) { t.Logf("n%d: "+f, append([]any{i + 1}, a...)...) },
+			Local: func() status.Load { return status.Load{CPUs: i + 1, MemFree: 1 << 20} }}
+		for _, f := range tune {
+			f(&cfg)
+		}
 		go func() {
-			nd, err := Start(context.Background(), Config{Name: fmt.Sprintf("n%d", i+1), Key: k, Device: port, RNG: rand.Reader,
-				Logf:  func(f string, a ...any) { t.Logf("n%d: "+f, append([]any{i + 1}, a...)...) },
-				Local: func() status.Load { return status.Load{CPUs: i + 1, MemFree: 1 << 20} }})
+			nd, err := Start(context.Background(), cfg)
 			nodes[i] = nd
 			errs <- err
 		}()
@@ -52,7 +60,7 @@ func cluster(t *testing.T, n, wrong int) (*memlink.Hub, []*Node) {
 			nd.Close()
 		}
 	})
-	return hub, nodes
+	return hub, nodes, ports
 }
 
 // alive returns the names node sees alive.
@@ -76,7 +84,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func TestFabricJoinsCallsAndReports(t *testing.T) {
-	_, nodes := cluster(t, 4, 1) // n4 has the wrong key
+	_, nodes, _ := cluster(t, 4, 1) // n4 has the wrong key
 	good := nodes[:3]
 	waitFor(t, "full membership of the three nodes with the key", 30*time.Second, func() bool {
 		for _, nd := range good {
@@ -130,4 +138,30 @@ func TestFabricJoinsCallsAndReports(t *testing.T) {
 	waitFor(t, "n1 counting the wrong-key node's beacons as dropped", 10*time.Second, func() bool {
 		return nodes[0].Report().Counters["discovery.dropped_bad_mac"] > 0
 	})
+}
+
+// TestFabricPartitionHeals cuts a node off the others: each side sees the
+// other dead; after the cut heals, discovery's quiet beacons bring them
+// back together without anyone calling Join.
+func TestFabricPartitionHeals(t *testing.T) {
+	hub, nodes, ports := cluster(t, 3, 0, func(c *Config) {
+		c.ProbeInterval = 200 * time.Millisecond
+		c.QuietInterval = time.Second
+	})
+	full := func() bool {
+		for _, nd := range nodes {
+			if len(alive(nd)) != 3 {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "full membership", 30*time.Second, full)
+	hub.Partition(ports[:2], ports[2:])
+	waitFor(t, "both sides to see the other dead", 30*time.Second, func() bool {
+		a, c := alive(nodes[0]), alive(nodes[2])
+		return len(a) == 2 && !a["n3"] && len(c) == 1
+	})
+	hub.Heal()
+	waitFor(t, "the fabric to heal by itself", 60*time.Second, full)
 }
