@@ -540,6 +540,7 @@ func (t *Thread) fcntl(fd int32, cmd int, arg uint64) (uint64, error) {
 
 // The per-descriptor ioctls (asm-generic/ioctls.h).
 const (
+	fionbio  = 0x5421
 	fionclex = 0x5450
 	fioclex  = 0x5451
 )
@@ -558,6 +559,18 @@ func (t *Thread) ioctl(fd int32, cmd uint32, arg uint64) (uint64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	if cmd == fionbio { // O_NONBLOCK from an int, for any file
+		var b [4]byte
+		if err := t.p.mm.CopyIn(arg, b[:]); err != nil {
+			return 0, err
+		}
+		if binary.LittleEndian.Uint32(b[:]) != 0 {
+			f.SetFlags(f.Flags() | unix.O_NONBLOCK)
+		} else {
+			f.SetFlags(f.Flags() &^ unix.O_NONBLOCK)
+		}
+		return 0, nil
+	}
 	if r, ok, err := t.ifIoctl(f, cmd, arg); ok {
 		return r, err
 	}

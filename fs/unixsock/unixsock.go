@@ -1014,11 +1014,8 @@ func (s *Socket) EventUnregister(e *waiter.Entry) { s.q.Unregister(e) }
 
 // Ioctl implements vfs.Ioctler: SIOCINQ (FIONREAD: bytes queued, or the
 // size of the next message), SIOCOUTQ (bytes sent and not yet read by
-// the peer) and FIONBIO.
+// the peer). FIONBIO is the system-call layer's, as for every file.
 func (s *Socket) Ioctl(f *vfs.File, ctx *vfs.Ctx, cmd uint32, arg uintptr) (uintptr, error) {
-	if cmd == fionbioCmd {
-		return 0, fionbio(f, ctx, arg)
-	}
 	var v int
 	mu.Lock()
 	switch cmd {
@@ -1047,25 +1044,3 @@ func (s *Socket) Ioctl(f *vfs.File, ctx *vfs.Ctx, cmd uint32, arg uintptr) (uint
 	binary.LittleEndian.PutUint32(b[:], uint32(v))
 	return 0, ctx.Mem.CopyOut(arg, b[:])
 }
-
-// fionbio sets or clears O_NONBLOCK on f from the int at arg (ioctl(2)'s
-// FIONBIO, which socket code uses more than fcntl). The system-call layer
-// does not take it for every file, so sockets answer it themselves.
-func fionbio(f *vfs.File, ctx *vfs.Ctx, arg uintptr) error {
-	if ctx == nil || ctx.Mem == nil || f == nil {
-		return unix.EFAULT
-	}
-	var b [4]byte
-	if err := ctx.Mem.CopyIn(arg, b[:]); err != nil {
-		return err
-	}
-	if binary.LittleEndian.Uint32(b[:]) != 0 {
-		f.SetFlags(f.Flags() | unix.O_NONBLOCK)
-	} else {
-		f.SetFlags(f.Flags() &^ unix.O_NONBLOCK)
-	}
-	return nil
-}
-
-// fionbioCmd is Linux's FIONBIO ioctl request on x86-64.
-const fionbioCmd = 0x5421

@@ -475,15 +475,12 @@ func (s *Socket) EventRegister(e *waiter.Entry) { s.q.Register(e) }
 // EventUnregister implements waiter.Waitable.
 func (s *Socket) EventUnregister(e *waiter.Entry) { s.q.Unregister(e) }
 
-// Ioctl implements vfs.Ioctler: SIOCINQ (FIONREAD), SIOCOUTQ and FIONBIO
-// (which sockets answer themselves: the system-call layer does not take it
-// for every file). Interface
-// requests (SIOCGIFCONF and friends) are not implemented: ENOTTY.
+// Ioctl implements vfs.Ioctler: SIOCINQ (FIONREAD) and SIOCOUTQ. FIONBIO
+// and the interface requests (SIOCGIFINDEX and friends) are the
+// system-call layer's.
 func (s *Socket) Ioctl(f *vfs.File, ctx *vfs.Ctx, cmd uint32, arg uintptr) (uintptr, error) {
 	var opt tcpip.SockOptInt
 	switch cmd {
-	case fionbioCmd:
-		return 0, fionbio(f, ctx, arg)
 	case unix.SIOCINQ:
 		opt = tcpip.ReceiveQueueSizeOption
 	case unix.SIOCOUTQ:
@@ -510,23 +507,3 @@ func (s *Socket) Timeouts() (rcv, snd time.Duration) {
 	defer s.mu.Unlock()
 	return s.rcvTimeo, s.sndTim
 }
-
-// fionbio sets or clears O_NONBLOCK on f from the int at arg.
-func fionbio(f *vfs.File, ctx *vfs.Ctx, arg uintptr) error {
-	if ctx == nil || ctx.Mem == nil || f == nil {
-		return unix.EFAULT
-	}
-	var b [4]byte
-	if err := ctx.Mem.CopyIn(arg, b[:]); err != nil {
-		return err
-	}
-	if binary.LittleEndian.Uint32(b[:]) != 0 {
-		f.SetFlags(f.Flags() | unix.O_NONBLOCK)
-	} else {
-		f.SetFlags(f.Flags() &^ unix.O_NONBLOCK)
-	}
-	return nil
-}
-
-// fionbioCmd is Linux's FIONBIO ioctl request on x86-64.
-const fionbioCmd = 0x5421
