@@ -93,19 +93,11 @@ func (t *mmioTransport) ready()            {}
 func (t *mmioTransport) notify32() bool    { return true }
 
 func (t *mmioTransport) deviceFeatures() uint64 {
-	var f uint64
-	for sel := uint32(0); sel < 2; sel++ {
-		mmio.Write32(t.base+mmioDevFeatSel, sel)
-		f |= uint64(mmio.Read32(t.base+mmioDevFeatures)) << (32 * sel)
-	}
-	return f
+	return readFeatures(t.base+mmioDevFeatSel, t.base+mmioDevFeatures)
 }
 
 func (t *mmioTransport) setDriverFeatures(f uint64) {
-	for sel := uint32(0); sel < 2; sel++ {
-		mmio.Write32(t.base+mmioDrvFeatSel, sel)
-		mmio.Write32(t.base+mmioDrvFeatures, uint32(f>>(32*sel)))
-	}
+	writeFeatures(t.base+mmioDrvFeatSel, t.base+mmioDrvFeatures, f)
 }
 
 func (t *mmioTransport) queueSize(idx int) int {

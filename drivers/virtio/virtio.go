@@ -295,18 +295,30 @@ func (t *pciTransport) ready()            { t.msix.Enable() }
 func (t *pciTransport) notify32() bool    { return false }
 
 func (t *pciTransport) deviceFeatures() uint64 {
+	return readFeatures(t.common+cfgDevFeatureSel, t.common+cfgDevFeature)
+}
+
+func (t *pciTransport) setDriverFeatures(f uint64) {
+	writeFeatures(t.common+cfgDrvFeatureSel, t.common+cfgDrvFeature, f)
+}
+
+// readFeatures reads 64 feature bits through a select register and a
+// 32-bit window (both transports lay them out so).
+func readFeatures(sel, val uintptr) uint64 {
 	var f uint64
-	for sel := uint32(0); sel < 2; sel++ {
-		mmio.Write32(t.common+cfgDevFeatureSel, sel)
-		f |= uint64(mmio.Read32(t.common+cfgDevFeature)) << (32 * sel)
+	for i := uint32(0); i < 2; i++ {
+		mmio.Write32(sel, i)
+		f |= uint64(mmio.Read32(val)) << (32 * i)
 	}
 	return f
 }
 
-func (t *pciTransport) setDriverFeatures(f uint64) {
-	for sel := uint32(0); sel < 2; sel++ {
-		mmio.Write32(t.common+cfgDrvFeatureSel, sel)
-		mmio.Write32(t.common+cfgDrvFeature, uint32(f>>(32*sel)))
+// writeFeatures writes 64 feature bits through a select register and a
+// 32-bit window.
+func writeFeatures(sel, val uintptr, f uint64) {
+	for i := uint32(0); i < 2; i++ {
+		mmio.Write32(sel, i)
+		mmio.Write32(val, uint32(f>>(32*i)))
 	}
 }
 

@@ -190,11 +190,10 @@ func realKernel(t *testing.T) string {
 	return realKernelPath
 }
 
-// TestClusterQEMU runs a two-node cluster of the real kernel through its
-// life: up (ready; the membership wait replaced by one that fails, to see
-// up leave the cluster running), status, console, a second up refused,
-// kill, down.
-func TestClusterQEMU(t *testing.T) {
+// realCluster prepares a test that boots cluster name of the real kernel
+// and returns its directory; whatever happens, no QEMU outlives the test.
+func realCluster(t *testing.T, name string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("boots QEMU")
 	}
@@ -205,13 +204,21 @@ func TestClusterQEMU(t *testing.T) {
 	dir := clusterEnv(t)
 	t.Setenv(envKernel, kernel)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	cdir := filepath.Join(dir, "t1")
+	cdir := filepath.Join(dir, name)
 	t.Cleanup(func() {
-		// Whatever happened, no QEMU outlives the test.
-		if st, err := loadState("t1", cdir); err == nil {
+		if st, err := loadState(name, cdir); err == nil {
 			stopCluster(cdir, st)
 		}
 	})
+	return cdir
+}
+
+// TestClusterQEMU runs a two-node cluster of the real kernel through its
+// life: up (ready; the membership wait replaced by one that fails, to see
+// up leave the cluster running), status, console, a second up refused,
+// kill, down.
+func TestClusterQEMU(t *testing.T) {
+	cdir := realCluster(t, "t1")
 
 	old := waitMembers
 	waitMembers = func(ctx context.Context, e *env, st *clusterState, deadline time.Time) error {
@@ -310,22 +317,7 @@ func consoleOnPTY(t *testing.T, cluster, node string) {
 // dropped; busybox nc carries 256 KiB from a program on n1 to one on n2
 // over link-local addresses; and once n3 is killed, n1 and n2 see it dead.
 func TestClusterFabricQEMU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots QEMU")
-	}
-	if err := qemu.CheckInstalled(); err != nil {
-		t.Fatal(err)
-	}
-	kernel := realKernel(t)
-	dir := clusterEnv(t)
-	t.Setenv(envKernel, kernel)
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	cdir := filepath.Join(dir, "f1")
-	t.Cleanup(func() {
-		if st, err := loadState("f1", cdir); err == nil {
-			stopCluster(cdir, st)
-		}
-	})
+	cdir := realCluster(t, "f1")
 	dunix(t, nil, "cluster", "up", "--name", "f1", "-n", "3", "--mem", "256M", "--accel", "tcg").expect(t, 0,
 		nil, []string{"n3 ready", "every node sees 3 alive members"})
 	st, err := loadState("f1", cdir)
