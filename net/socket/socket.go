@@ -465,8 +465,17 @@ func (s *Socket) PeerName() ([]byte, error) {
 }
 
 // Readiness implements waiter.Waitable.
+//
+// RDHUP is asked for together with readability: gVisor's TCP endpoint
+// notifies a FIN (as readable) before it records the closed receive
+// direction that RDHUP is computed from, and only a readability query
+// records it, so a waiter asking for RDHUP alone could miss it for good.
 func (s *Socket) Readiness(mask waiter.EventMask) waiter.EventMask {
-	return waiter.EventMask(s.ep.Readiness(gwaiter.EventMask(mask|waiter.EventAlways))) & (mask | waiter.EventAlways)
+	q := mask | waiter.EventAlways
+	if mask&waiter.EventRdHUp != 0 {
+		q |= waiter.EventIn
+	}
+	return waiter.EventMask(s.ep.Readiness(gwaiter.EventMask(q))) & (mask | waiter.EventAlways)
 }
 
 // EventRegister implements waiter.Waitable.
