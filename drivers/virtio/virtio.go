@@ -205,7 +205,8 @@ func (v *Device) Queue(idx, maxSize int, interrupts bool) (*Queue, error) {
 	for size&(size-1) != 0 { // a power of two
 		size &= size - 1
 	}
-	q := &Queue{size: uint16(size), free: make([]uint16, 0, size), index: uint16(idx)}
+	q := &Queue{size: uint16(size), free: make([]uint16, 0, size), index: uint16(idx),
+		next: make([]uint16, size), chain: make([]uint16, size)}
 	var pages [3]uint64
 	for i, dst := range []*uintptr{&q.desc, &q.avail, &q.used} {
 		p, va, err := v.plat.AllocPage()
@@ -370,6 +371,8 @@ type Queue struct {
 	used     uintptr // flags, idx, ring[size] of {id u32, len u32}
 	notifyAt uintptr
 	free     []uint16 // free descriptor indices
+	next     []uint16 // by descriptor: the next one of its chain
+	chain    []uint16 // by head descriptor: the length of its chain
 	availIdx uint16
 	lastUsed uint16
 	// availFlags is VIRTQ_AVAIL_F_NO_INTERRUPT for a queue without
@@ -404,12 +407,61 @@ func (q *Queue) Add(phys uint64, n uint32, write bool) (uint16, error) {
 		flags = 2 // VIRTQ_DESC_F_WRITE
 	}
 	mmio.Write32(d+12, uint32(flags)) // flags and next (unused)
-	mmio.Write16(q.avail+4+2*uintptr(q.availIdx%q.size), id)
+	q.chain[id] = 1
+	q.publish(id)
+	return id, nil
+}
+
+// Segment is one piece of a buffer made of several: Len bytes at
+// physical address Phys.
+type Segment struct {
+	Phys uint64
+	Len  uint32
+}
+
+// AddChain makes a buffer of several segments available to the device,
+// in order, as one chain of descriptors (writable by the device when
+// write is set), and returns the index of its first descriptor, which
+// Used reports when the device is done with the whole chain. It fails
+// with ErrFull, adding nothing, when fewer descriptors than segments are
+// free.
+func (q *Queue) AddChain(segs []Segment, write bool) (uint16, error) {
+	if len(segs) == 0 || len(segs) > len(q.free) {
+		return 0, ErrFull
+	}
+	var flags uint32
+	if write {
+		flags = 2 // VIRTQ_DESC_F_WRITE
+	}
+	// Take the descriptors from the end of the free list, last segment
+	// first, so that each one knows its successor.
+	var nextID uint16
+	for i := len(segs) - 1; i >= 0; i-- {
+		id := q.free[len(q.free)-1]
+		q.free = q.free[:len(q.free)-1]
+		d := q.desc + 16*uintptr(id)
+		mmio.Write64(d, segs[i].Phys)
+		mmio.Write32(d+8, segs[i].Len)
+		f := flags
+		if i < len(segs)-1 {
+			f |= 1 | uint32(nextID)<<16 // VIRTQ_DESC_F_NEXT, next
+			q.next[id] = nextID
+		}
+		mmio.Write32(d+12, f)
+		nextID = id
+	}
+	q.chain[nextID] = uint16(len(segs))
+	q.publish(nextID)
+	return nextID, nil
+}
+
+// publish puts head in the available ring.
+func (q *Queue) publish(head uint16) {
+	mmio.Write16(q.avail+4+2*uintptr(q.availIdx%q.size), head)
 	q.availIdx++
 	// flags and idx in one atomic store: the ring
 	// entry above is visible before the new index.
 	atomic.StoreUint32((*uint32)(amd64.Ptr(q.avail)), uint32(q.availIdx)<<16|uint32(q.availFlags))
-	return id, nil
 }
 
 // SetInterrupts asks the device to interrupt (or not) when it uses
@@ -443,22 +495,32 @@ func (q *Queue) Kick() {
 	}
 }
 
-// Used returns the next buffer the device has finished with (its
-// descriptor index and how many bytes it wrote), and frees the
-// descriptor; ok is false when there is none.
+// Used returns the next buffer the device has finished with (its first
+// descriptor's index and how many bytes it wrote), and frees its
+// descriptors; ok is false when there is none.
 func (q *Queue) Used() (id uint16, n uint32, ok bool) {
-	idx := uint16(atomic.LoadUint32((*uint32)(amd64.Ptr(q.used))) >> 16)
-	if idx == q.lastUsed {
-		return 0, 0, false
+	for {
+		idx := uint16(atomic.LoadUint32((*uint32)(amd64.Ptr(q.used))) >> 16)
+		if idx == q.lastUsed {
+			return 0, 0, false
+		}
+		e := q.used + 4 + 8*uintptr(q.lastUsed%q.size)
+		id32 := mmio.Read32(e)
+		n = mmio.Read32(e + 4)
+		q.lastUsed++
+		// A device bug (an index out of the table, or one not in
+		// use) is skipped: never index out of the table, never free
+		// a descriptor twice.
+		if id32 >= uint32(q.size) || q.chain[id32] == 0 {
+			continue
+		}
+		id = uint16(id32)
+		d := id
+		for range q.chain[id] {
+			q.free = append(q.free, d)
+			d = q.next[d]
+		}
+		q.chain[id] = 0
+		return id, n, true
 	}
-	e := q.used + 4 + 8*uintptr(q.lastUsed%q.size)
-	id32 := mmio.Read32(e)
-	n = mmio.Read32(e + 4)
-	q.lastUsed++
-	if id32 >= uint32(q.size) {
-		return 0, 0, false // a device bug; never index out of the table
-	}
-	id = uint16(id32)
-	q.free = append(q.free, id)
-	return id, n, true
 }

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 
@@ -34,7 +35,11 @@ var _ stack.LinkEndpoint = (*Endpoint)(nil)
 func NewEndpoint(d Device) stack.LinkEndpoint {
 	e := &Endpoint{frames: newFrameEndpoint(d)}
 	e.Endpoint.Init(e.frames, &e.Endpoint)
-	d.Attach(e.frames.receive)
+	if od := e.frames.off; od != nil {
+		od.AttachVnet(e.frames.receiveVnet)
+	} else {
+		d.Attach(e.frames.receive)
+	}
 	return e
 }
 
@@ -54,6 +59,10 @@ func (e *Endpoint) Counters() map[string]uint64 {
 		"link_rx_frames":  f.rxFrames.Load(),
 		"link_rx_dropped": f.rxDropped.Load(),
 		"link_rx_runts":   f.rxRunts.Load(),
+		"link_tx_csum":    f.txCsum.Load(),
+		"link_tx_gso":     f.txGSO.Load(),
+		"link_rx_csum_ok": f.rxCsumOK.Load(),
+		"link_rx_gso":     f.rxGSO.Load(),
 	}
 }
 
@@ -69,24 +78,81 @@ type frameEndpoint struct {
 	closed     bool                    // guarded by mu
 	onClose    func()                  // guarded by mu
 
+	// off is the device's offload side when it has one and it does
+	// what the endpoint uses (see offloadsUsed), else nil.
+	off OffloadDevice
+	gso bool // TCP segmentation (and checksums) left to the device
+
 	txFrames, txErrors           atomic.Uint64
 	rxFrames, rxDropped, rxRunts atomic.Uint64
+	txCsum, txGSO                atomic.Uint64 // frames sent with a partial checksum; of which segmented by the device
+	rxCsumOK, rxGSO              atomic.Uint64 // frames received with checksums checked by the device; larger than the MTU
 }
+
+// GSOMaxSize is the largest TCP packet (headers included, less one) the
+// stack hands an offloading device: the payload limit gVisor derives
+// from it keeps every IP packet under 64 KiB.
+const GSOMaxSize = 64512
 
 var _ stack.LinkEndpoint = (*frameEndpoint)(nil)
 
 func newFrameEndpoint(d Device) *frameEndpoint {
 	mac := d.MAC()
-	return &frameEndpoint{
+	f := &frameEndpoint{
 		dev:      d,
 		linkAddr: tcpip.LinkAddress(mac[:]),
 		// The ethernet wrapper reports MTU minus its header to the stack.
 		mtu: d.MTU() + header.EthernetMinimumSize,
 	}
+	if od, ok := d.(OffloadDevice); ok {
+		f.off = od
+		// gVisor's host GSO sends every TCP segment with a partial
+		// checksum and cuts at most GSOMaxSize, for IPv4 and IPv6
+		// alike: the device must do both kinds of segmentation and
+		// the checksums.
+		const tso = OffloadTxCsum | OffloadTxTSO4 | OffloadTxTSO6
+		f.gso = od.Offloads()&tso == tso
+	}
+	return f
+}
+
+// GSOMaxSize implements stack.GSOEndpoint.
+func (f *frameEndpoint) GSOMaxSize() uint32 {
+	if f.gso {
+		return GSOMaxSize
+	}
+	return 0
+}
+
+// SupportedGSO implements stack.GSOEndpoint: the host's (the device's)
+// when it segments TCP and finishes checksums.
+func (f *frameEndpoint) SupportedGSO() stack.SupportedGSO {
+	if f.gso {
+		return stack.HostGSOSupported
+	}
+	return stack.GSONotSupported
+}
+
+// receiveVnet is the OffloadDevice's receive callback: receive, with the
+// device's word on checksums (checked, or left partial by a local
+// sender: both mean nothing to verify, as Linux treats them).
+func (f *frameEndpoint) receiveVnet(hdr *VnetHdr, frame []byte) {
+	valid := hdr[0]&(VnetDataValid|VnetNeedsCsum) != 0
+	if valid {
+		f.rxCsumOK.Add(1)
+	}
+	if hdr[1] != 0 || len(frame) > int(f.mtu) {
+		f.rxGSO.Add(1)
+	}
+	f.deliver(frame, valid)
 }
 
 // receive is the Device's receive callback.
-func (f *frameEndpoint) receive(frame []byte) {
+func (f *frameEndpoint) receive(frame []byte) { f.deliver(frame, false) }
+
+// deliver hands a received frame to the stack; csumValid says its
+// transport checksum needs no checking.
+func (f *frameEndpoint) deliver(frame []byte, csumValid bool) {
 	if len(frame) < header.EthernetMinimumSize {
 		f.rxRunts.Add(1)
 		return
@@ -101,6 +167,7 @@ func (f *frameEndpoint) receive(frame []byte) {
 	}
 	// MakeWithData copies: the device reuses frame after we return.
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	pkt.RXChecksumValidated = csumValid
 	f.rxFrames.Add(1)
 	// The ethernet wrapper reads the protocol from the header.
 	d.DeliverNetworkPacket(0, pkt)
@@ -213,7 +280,14 @@ func (f *frameEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Er
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
 		v := pkt.ToView()
-		err := f.dev.Transmit(v.AsSlice())
+		var err error
+		if f.off != nil {
+			var hdr VnetHdr
+			f.vnetHeader(pkt, &hdr)
+			err = f.off.TransmitVnet(&hdr, v.AsSlice())
+		} else {
+			err = f.dev.Transmit(v.AsSlice())
+		}
 		v.Release()
 		if err != nil {
 			f.txErrors.Add(1)
@@ -226,4 +300,35 @@ func (f *frameEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Er
 		n++
 	}
 	return n, nil
+}
+
+// vnetHeader fills hdr for pkt: a TCP segment that gVisor's host GSO left
+// with a partial checksum (the pseudo-header's sum) gets NEEDS_CSUM from
+// the start of its transport header, and a segmentation request when it
+// carries more than one MSS. Everything else goes as it is.
+func (f *frameEndpoint) vnetHeader(pkt *stack.PacketBuffer, hdr *VnetHdr) {
+	g := pkt.GSOOptions
+	if g.Type == stack.GSONone || !g.NeedsCsum {
+		return
+	}
+	// The headers as they are in this packet (no fixed IP header size).
+	l2 := len(pkt.LinkHeader().Slice())
+	start := l2 + len(pkt.NetworkHeader().Slice())
+	hdr[0] = VnetNeedsCsum
+	binary.LittleEndian.PutUint16(hdr[6:], uint16(start))
+	binary.LittleEndian.PutUint16(hdr[8:], g.CsumOffset)
+	f.txCsum.Add(1)
+	if pkt.Data().Size() > int(g.MSS) && g.MSS > 0 {
+		switch g.Type {
+		case stack.GSOTCPv4:
+			hdr[1] = VnetGSOTCPv4
+		case stack.GSOTCPv6:
+			hdr[1] = VnetGSOTCPv6
+		default:
+			return
+		}
+		binary.LittleEndian.PutUint16(hdr[2:], uint16(start+len(pkt.TransportHeader().Slice())))
+		binary.LittleEndian.PutUint16(hdr[4:], g.MSS)
+		f.txGSO.Add(1)
+	}
 }
