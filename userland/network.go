@@ -10,11 +10,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"dunix/drivers/virtio/virtionet"
 	"dunix/kernel"
 	"dunix/kernel/cmdline"
 	"dunix/net/clusterkey"
 	"dunix/net/fabric"
 	"dunix/net/ip6"
+	"dunix/net/link"
 	"dunix/net/socket"
 	"dunix/net/status"
 	"dunix/proc"
@@ -83,7 +85,8 @@ func startNetwork(flags cmdline.Flags, node *proc.Node) *fabric.Node {
 		Counters: func() status.Counters {
 			return status.Counters{"nic.rx_frames": nic.RXFrames.Load(), "nic.tx_frames": nic.TXFrames.Load(),
 				"nic.rx_dropped": nic.RXDropped.Load(), "nic.tx_dropped": nic.TXDropped.Load(),
-				"nic.rx_errors": nic.RXErrors.Load(), "nic.rx_looped": nic.RXLooped.Load()}
+				"nic.rx_errors": nic.RXErrors.Load(), "nic.rx_looped": nic.RXLooped.Load(),
+				"nic.rx_merged": nic.RXMerged.Load(), "nic.tx_offloaded": nic.TXOffloaded.Load()}
 		},
 	})
 	if err != nil {
@@ -144,3 +147,6 @@ func (l *loadAverage) get() float64 {
 }
 
 func setHostname(name string) error { return unix.Sethostname([]byte(name)) }
+
+// The card offloads through the fabric's link when the device offers it.
+var _ link.OffloadDevice = (*virtionet.NIC)(nil)

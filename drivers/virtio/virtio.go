@@ -181,6 +181,9 @@ func (v *Device) Negotiate(want uint64) (uint64, error) {
 	return got, nil
 }
 
+// Offered returns the feature bits the device offers (before Negotiate).
+func (v *Device) Offered() uint64 { return v.t.deviceFeatures() }
+
 // Config returns the virtual address of the device-specific configuration.
 func (v *Device) Config() uintptr { return v.t.config() }
 
