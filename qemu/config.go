@@ -15,6 +15,15 @@
 //   - `dunix: power-off status=N` just before the kernel writes N to the
 //     isa-debug-exit port 0xf4, which makes QEMU exit with (N<<1)|1.
 //
+// A node's network cards (NIC) sit on one of two kinds of LAN. A socket
+// LAN (LAN) is QEMU's `-netdev socket` multicast on the host's loopback:
+// no privileges needed, but no virtio-net header, so the card offers no
+// checksum or segmentation offloads. A tap LAN (TapLAN, Linux only, needs
+// root) is a Linux bridge in a network namespace of its own with a tap
+// device per card, handed to QEMU as an open file descriptor with
+// virtio-net headers, so the card offers those offloads; the host's own
+// network namespace is never touched.
+//
 // The package runs on the host; it never imports kernel code.
 package qemu
 
@@ -89,7 +98,7 @@ type Config struct {
 	// Cmdline is the kernel command line (-append).
 	Cmdline string
 	// NICs are the node's network cards, each a virtio-net device on a
-	// LAN (see lan.go).
+	// socket LAN or a tap LAN (see NIC).
 	NICs []NIC
 	// ConsoleSocket, when set, is the path of a unix socket QEMU listens
 	// on for the console (COM1) instead of its standard input and output;

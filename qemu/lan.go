@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -89,16 +90,22 @@ func portFree(port int) bool {
 	return true
 }
 
-// NIC is a virtio-net network card on a LAN.
+// NIC is a virtio-net network card on a LAN: a socket LAN (LAN) or a
+// port of a tap LAN (Tap), exactly one of the two.
 type NIC struct {
 	// MAC is the card's hardware address, like "52:54:00:12:34:56"
 	// (see NodeMAC).
 	MAC string
 	// LAN is the segment the card is plugged into.
 	LAN LAN
+	// Tap, when set instead of LAN, is an open tap device with virtio-net
+	// headers (TapLAN.Port(true)); QEMU gets it as a file descriptor.
+	// The caller keeps it and closes it once QEMU has started.
+	Tap *os.File
 }
 
-// Validate reports whether n has a unicast MAC and a valid LAN.
+// Validate reports whether n has a unicast MAC and either a valid LAN or
+// a tap.
 func (n NIC) Validate() error {
 	hw, err := net.ParseMAC(n.MAC)
 	if err != nil || len(hw) != 6 {
@@ -106,6 +113,14 @@ func (n NIC) Validate() error {
 	}
 	if hw[0]&1 != 0 {
 		return fmt.Errorf("qemu: NIC MAC %s is a multicast address", n.MAC)
+	}
+	switch {
+	case n.Tap != nil && n.LAN != (LAN{}):
+		return fmt.Errorf("qemu: NIC %s has both a LAN and a tap: give one", n.MAC)
+	case n.Tap != nil:
+		return nil
+	case n.LAN == (LAN{}):
+		return fmt.Errorf("qemu: NIC %s has neither a LAN nor a tap: give one", n.MAC)
 	}
 	return n.LAN.Validate()
 }
@@ -121,17 +136,25 @@ func NodeMAC(cluster string, index int) string {
 }
 
 // nicArgs returns the QEMU arguments for the NICs of cfg (defaults
-// applied): a socket netdev named fabN and a modern (non-legacy) virtio-net
-// device for each, virtio-net-pci on q35 and virtio-net-device (a
-// virtio-mmio transport) on microvm.
+// applied): a netdev named fabN and a modern (non-legacy) virtio-net device
+// for each, virtio-net-pci on q35 and virtio-net-device (a virtio-mmio
+// transport) on microvm. The netdev of a LAN NIC is a socket netdev; that
+// of a tap NIC is a tap netdev on file descriptor 3, 4, ... in the order of
+// tapFiles, which Start passes to QEMU as its extra files.
 func nicArgs(cfg Config) []string {
 	var args []string
 	if len(cfg.NICs) > 0 && cfg.Machine == MachineMicroVM {
 		args = append(args, "-global", "virtio-mmio.force-legacy=false")
 	}
+	taps := 0
 	for i, n := range cfg.NICs {
 		id := "fab" + strconv.Itoa(i)
-		args = append(args, "-netdev", "socket,id="+id+",mcast="+n.LAN.String()+",localaddr="+LocalAddr.String())
+		netdev := "socket,id=" + id + ",mcast=" + n.LAN.String() + ",localaddr=" + LocalAddr.String()
+		if n.Tap != nil {
+			netdev = "tap,id=" + id + ",fd=" + strconv.Itoa(3+taps) + ",vhost=off"
+			taps++
+		}
+		args = append(args, "-netdev", netdev)
 		dev := "virtio-net-pci,netdev=" + id + ",mac=" + n.MAC + ",disable-legacy=on,romfile="
 		if cfg.Machine == MachineMicroVM {
 			dev = "virtio-net-device,netdev=" + id + ",mac=" + n.MAC
@@ -139,6 +162,18 @@ func nicArgs(cfg Config) []string {
 		args = append(args, "-device", dev)
 	}
 	return args
+}
+
+// tapFiles returns the taps of cfg's NICs in order: QEMU's file descriptors
+// 3, 4, ... (its exec.Cmd.ExtraFiles), as nicArgs numbers them.
+func tapFiles(cfg Config) []*os.File {
+	var files []*os.File
+	for _, n := range cfg.NICs {
+		if n.Tap != nil {
+			files = append(files, n.Tap)
+		}
+	}
+	return files
 }
 
 // consoleArgs returns the -chardev and -serial arguments of the console

@@ -182,7 +182,9 @@ type Machine struct {
 // the kernel powers off, QEMU dies, ctx is done (Wait then returns an error
 // wrapping context.Cause(ctx)) or Kill is called. AccelAuto is resolved with
 // ChooseAccel first. QEMU runs in its own process group, which is killed
-// when the machine stops, and it is killed if this process dies.
+// when the machine stops, and it is killed if this process dies. The taps
+// of tap NICs are passed to QEMU as its file descriptors 3, 4, ...; the
+// caller may close its own copies once Start returns.
 func Start(ctx context.Context, cfg Config, opts Options) (*Machine, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -242,6 +244,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (*Machine, error) {
 	m.stdinW = inW
 	m.cmd = exec.Command(bin, m.args[1:]...)
 	m.cmd.Stdin, m.cmd.Stdout, m.cmd.Stderr = inR, outW, errW
+	m.cmd.ExtraFiles = tapFiles(cfg) // fd 3, 4, ... as in nicArgs
 	m.cmd.SysProcAttr = sysProcAttr()
 	m.start = time.Now()
 	if err := m.cmd.Start(); err != nil {
