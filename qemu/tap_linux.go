@@ -355,3 +355,15 @@ func netlinkRoute(typ, flags uint16, msg, attrs []byte, reply func(syscall.Netli
 		}
 	}
 }
+
+// Stats returns the namespace's interface counters (its /proc/net/dev):
+// what the bridge and each port moved and dropped, for diagnostics.
+func (l *TapLAN) Stats() (string, error) {
+	var out []byte
+	err := l.do(func() error {
+		b, err := os.ReadFile("/proc/thread-self/net/dev")
+		out = b
+		return err
+	})
+	return string(out), err
+}

@@ -21,3 +21,6 @@ func (l *TapLAN) Port(vnetHdr bool) (*os.File, error) { return nil, errTapLinuxO
 
 // Close does nothing.
 func (l *TapLAN) Close() error { return nil }
+
+// Stats fails: tap LANs are Linux only.
+func (l *TapLAN) Stats() (string, error) { return "", errTapLinuxOnly }

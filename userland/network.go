@@ -94,6 +94,11 @@ func startNetwork(flags cmdline.Flags, node *proc.Node) *fabric.Node {
 		return nil
 	}
 	node.SetNetwork(socket.NewFactory(n.Stack.S))
+	netReport = func() {
+		c := n.Stack.Counters()
+		fmt.Printf("dunix: network: %v: rx %d frames (%d coalesced, %d checksums completed), tx %d frames (%d with checksums left to the card, %d segmented by it), dropped %d/%d\n",
+			nic, nic.RXFrames.Load(), c["link_rx_gso"], c["link_rx_csum_partial"], nic.TXFrames.Load(), c["link_tx_csum"], c["link_tx_gso"], nic.RXDropped.Load(), nic.TXDropped.Load())
+	}
 	// Joining takes seconds (duplicate address detection first): it goes
 	// on beside the first process.
 	go func() {
@@ -147,6 +152,10 @@ func (l *loadAverage) get() float64 {
 }
 
 func setHostname(name string) error { return unix.Sethostname([]byte(name)) }
+
+// netReport, once the fabric is up, prints what the card moved; the node
+// prints it as it powers off.
+var netReport = func() {}
 
 // The card offloads through the fabric's link when the device offers it.
 var _ link.OffloadDevice = (*virtionet.NIC)(nil)

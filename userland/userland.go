@@ -125,6 +125,7 @@ func start(archive []byte, flags cmdline.Flags) error {
 			code = 128 + int(sig)
 			fmt.Printf("dunix: %s killed by signal %d\n", argv[0], sig)
 		}
+		netReport()
 		kernel.PowerOff(code)
 	}
 	startNetwork(flags, node)

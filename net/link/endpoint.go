@@ -7,6 +7,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -50,19 +51,26 @@ func (e *Endpoint) Device() Device { return e.frames.dev }
 // "link_tx_errors" (the device refused the frame: link down or queue
 // full), "link_rx_frames" (delivered to the stack), "link_rx_dropped"
 // (no stack attached, or closed) and "link_rx_runts" (shorter than an
-// Ethernet header).
+// Ethernet header); with an OffloadDevice also "link_tx_csum" (frames
+// sent with a partial checksum), "link_tx_gso" (of which the device
+// segments), "link_rx_csum_partial" (received with a partial checksum,
+// completed here), "link_rx_csum_checked" (checked by the host; the
+// stack checks again), "link_rx_gso" (coalesced, larger than the MTU)
+// and "link_rx_bad_vnet" (dropped: a header pointing outside its frame).
 func (e *Endpoint) Counters() map[string]uint64 {
 	f := e.frames
 	return map[string]uint64{
-		"link_tx_frames":  f.txFrames.Load(),
-		"link_tx_errors":  f.txErrors.Load(),
-		"link_rx_frames":  f.rxFrames.Load(),
-		"link_rx_dropped": f.rxDropped.Load(),
-		"link_rx_runts":   f.rxRunts.Load(),
-		"link_tx_csum":    f.txCsum.Load(),
-		"link_tx_gso":     f.txGSO.Load(),
-		"link_rx_csum_ok": f.rxCsumOK.Load(),
-		"link_rx_gso":     f.rxGSO.Load(),
+		"link_tx_frames":       f.txFrames.Load(),
+		"link_tx_errors":       f.txErrors.Load(),
+		"link_rx_frames":       f.rxFrames.Load(),
+		"link_rx_dropped":      f.rxDropped.Load(),
+		"link_rx_runts":        f.rxRunts.Load(),
+		"link_tx_csum":         f.txCsum.Load(),
+		"link_tx_gso":          f.txGSO.Load(),
+		"link_rx_csum_partial": f.rxCsumPartial.Load(),
+		"link_rx_csum_checked": f.rxCsumChecked.Load(),
+		"link_rx_gso":          f.rxGSO.Load(),
+		"link_rx_bad_vnet":     f.rxBadHdr.Load(),
 	}
 }
 
@@ -86,7 +94,8 @@ type frameEndpoint struct {
 	txFrames, txErrors           atomic.Uint64
 	rxFrames, rxDropped, rxRunts atomic.Uint64
 	txCsum, txGSO                atomic.Uint64 // frames sent with a partial checksum; of which segmented by the device
-	rxCsumOK, rxGSO              atomic.Uint64 // frames received with checksums checked by the device; larger than the MTU
+	rxCsumPartial, rxCsumChecked atomic.Uint64 // frames received with a partial checksum (completed here); checked by the host
+	rxGSO, rxBadHdr              atomic.Uint64 // frames larger than the MTU (coalesced); with a header pointing outside them
 }
 
 // GSOMaxSize is the largest TCP packet (headers included, less one) the
@@ -133,26 +142,99 @@ func (f *frameEndpoint) SupportedGSO() stack.SupportedGSO {
 	return stack.GSONotSupported
 }
 
-// receiveVnet is the OffloadDevice's receive callback: receive, with the
-// device's word on checksums (checked, or left partial by a local
-// sender: both mean nothing to verify, as Linux treats them).
+// receiveVnet is the OffloadDevice's receive callback. gVisor takes the
+// word "checksum checked" only for a whole NIC (a capability), not per
+// frame, so every frame is checked by the stack; what the header says is
+// used to make that check pass where it should:
+//   - NEEDS_CSUM (a local sender left the checksum to the card, and the
+//     host passed it on as it was): the checksum is completed here, as a
+//     card would (csum_start, csum_offset);
+//   - a coalesced TCP segment (gso_type set) without NEEDS_CSUM: the
+//     host checked the segments it merged (DATA_VALID), but the merged
+//     packet's checksum field is one segment's; it is computed anew.
+//
+// A frame whose header points outside it is dropped and counted.
 func (f *frameEndpoint) receiveVnet(hdr *VnetHdr, frame []byte) {
-	valid := hdr[0]&(VnetDataValid|VnetNeedsCsum) != 0
-	if valid {
-		f.rxCsumOK.Add(1)
+	switch {
+	case hdr[0]&VnetNeedsCsum != 0:
+		start := int(binary.LittleEndian.Uint16(hdr[6:]))
+		off := int(binary.LittleEndian.Uint16(hdr[8:]))
+		if !completeChecksum(frame, start, off) {
+			f.rxBadHdr.Add(1)
+			return
+		}
+		f.rxCsumPartial.Add(1)
+	case hdr[1] != 0:
+		if !recomputeTCPChecksum(frame) {
+			f.rxBadHdr.Add(1)
+			return
+		}
+	case hdr[0]&VnetDataValid != 0:
+		f.rxCsumChecked.Add(1)
 	}
 	if hdr[1] != 0 || len(frame) > int(f.mtu) {
 		f.rxGSO.Add(1)
 	}
-	f.deliver(frame, valid)
+	f.deliver(frame)
+}
+
+// completeChecksum finishes a partial checksum in place: the one's
+// complement sum from start to the end of the frame (the field at
+// start+off holds the pseudo-header's sum) goes into the field.
+func completeChecksum(frame []byte, start, off int) bool {
+	if start < header.EthernetMinimumSize || start+off+2 > len(frame) {
+		return false
+	}
+	sum := ^checksum.Checksum(frame[start:], 0)
+	if sum == 0 {
+		sum = 0xFFFF // the same in one's complement; 0 means "none" to UDP
+	}
+	binary.BigEndian.PutUint16(frame[start+off:], sum)
+	return true
+}
+
+// recomputeTCPChecksum computes the TCP checksum of an IPv4 or IPv6
+// frame (no IPv6 extension headers) from scratch.
+func recomputeTCPChecksum(frame []byte) bool {
+	if len(frame) < header.EthernetMinimumSize {
+		return false
+	}
+	ip := frame[header.EthernetMinimumSize:]
+	var src, dst tcpip.Address
+	var seg []byte
+	switch header.Ethernet(frame).Type() {
+	case header.IPv4ProtocolNumber:
+		h := header.IPv4(ip)
+		if !h.IsValid(len(ip)) || h.TransportProtocol() != header.TCPProtocolNumber {
+			return false
+		}
+		seg = ip[h.HeaderLength():h.TotalLength()]
+		src, dst = h.SourceAddress(), h.DestinationAddress()
+	case header.IPv6ProtocolNumber:
+		h := header.IPv6(ip)
+		if !h.IsValid(len(ip)) || h.TransportProtocol() != header.TCPProtocolNumber {
+			return false
+		}
+		seg = ip[header.IPv6MinimumSize : header.IPv6MinimumSize+int(h.PayloadLength())]
+		src, dst = h.SourceAddress(), h.DestinationAddress()
+	default:
+		return false
+	}
+	if len(seg) < header.TCPMinimumSize || len(seg) > 0xFFFF {
+		return false
+	}
+	t := header.TCP(seg)
+	t.SetChecksum(0)
+	sum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dst, uint16(len(seg)))
+	t.SetChecksum(^checksum.Checksum(seg, sum))
+	return true
 }
 
 // receive is the Device's receive callback.
-func (f *frameEndpoint) receive(frame []byte) { f.deliver(frame, false) }
+func (f *frameEndpoint) receive(frame []byte) { f.deliver(frame) }
 
-// deliver hands a received frame to the stack; csumValid says its
-// transport checksum needs no checking.
-func (f *frameEndpoint) deliver(frame []byte, csumValid bool) {
+// deliver hands a received frame to the stack.
+func (f *frameEndpoint) deliver(frame []byte) {
 	if len(frame) < header.EthernetMinimumSize {
 		f.rxRunts.Add(1)
 		return
@@ -167,7 +249,6 @@ func (f *frameEndpoint) deliver(frame []byte, csumValid bool) {
 	}
 	// MakeWithData copies: the device reuses frame after we return.
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
-	pkt.RXChecksumValidated = csumValid
 	f.rxFrames.Add(1)
 	// The ethernet wrapper reads the protocol from the header.
 	d.DeliverNetworkPacket(0, pkt)

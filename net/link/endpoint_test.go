@@ -68,7 +68,7 @@ func (d *wireDev) Attach(rx func([]byte)) {
 	d.rx = rx
 	d.mu.Unlock()
 	go func() {
-		buf := make([]byte, 2048)
+		buf := make([]byte, 1<<17) // coalesced frames too
 		for {
 			select {
 			case <-d.done:

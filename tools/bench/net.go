@@ -49,7 +49,14 @@ func startGuest(ctx context.Context, name string, cfg qemu.Config, watch ...stri
 	return g, nil
 }
 
+// echoConsoles, when set (bench net -v), copies every guest's console
+// lines to standard error.
+var echoConsoles bool
+
 func (g *guest) line(_ time.Duration, l string) {
+	if echoConsoles {
+		fmt.Fprintf(os.Stderr, "%s | %s\n", g.name, l)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.lines = append(g.lines, l)
@@ -197,15 +204,42 @@ type netResult struct {
 	rttUs   float64 // mean round trip
 	medUs   float64 // median round trip
 	load    string  // the host's load average when the client finished
+	// The network lines each machine printed as it powered off
+	// (dunix's "dunix: network: ..."), server first.
+	netLines [2][]string
 }
 
 // netPair boots a server and a client machine (cfgs[0], cfgs[1]) on one
 // fresh LAN and returns the client's figures.
-func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, timeout time.Duration) (netResult, error) {
-	lan, err := qemu.NewLAN()
-	if err != nil {
-		return netResult{}, err
+// With tap, the LAN is a bridge of taps in a namespace of its own
+// (qemu.TapLAN), whose virtio-net header lets the cards offload.
+func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, tap bool, timeout time.Duration) (netResult, error) {
+	var nics [2]qemu.NIC
+	var tl *qemu.TapLAN
+	if tap {
+		var err error
+		if tl, err = qemu.NewTapLAN(); err != nil {
+			return netResult{}, err
+		}
+		defer tl.Close()
+		for i := range nics {
+			f, err := tl.Port(true)
+			if err != nil {
+				return netResult{}, err
+			}
+			defer f.Close() // QEMU has its own copy
+			nics[i] = qemu.NIC{MAC: qemu.NodeMAC("bench-net-"+kind, i+1), Tap: f}
+		}
+	} else {
+		lan, err := qemu.NewLAN()
+		if err != nil {
+			return netResult{}, err
+		}
+		for i := range nics {
+			nics[i] = qemu.NIC{MAC: qemu.NodeMAC("bench-net-"+kind, i+1), LAN: lan}
+		}
 	}
+	var err error
 	var gs [2]*guest
 	defer func() {
 		for _, g := range gs {
@@ -214,7 +248,7 @@ func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, timeout time
 	}()
 	for i, role := range []string{"server", "client"} {
 		cfg := cfgs[i]
-		cfg.NICs = []qemu.NIC{{MAC: qemu.NodeMAC("bench-net-"+kind, i+1), LAN: lan}}
+		cfg.NICs = []qemu.NIC{nics[i]}
 		gs[i], err = startGuest(ctx, kind+" "+role, cfg, "bench: done", "bench: error")
 		if err != nil {
 			return netResult{}, err
@@ -222,6 +256,10 @@ func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, timeout time
 	}
 	l, err := gs[1].waitLine(ctx, timeout)
 	if err != nil {
+		if tl != nil {
+			st, _ := tl.Stats()
+			err = fmt.Errorf("%w\nthe LAN's interface counters:\n%s", err, st)
+		}
 		return netResult{}, err
 	}
 	if strings.HasPrefix(l, "bench: error") {
@@ -252,7 +290,42 @@ func netPair(ctx context.Context, kind string, cfgs [2]qemu.Config, timeout time
 			return r, fmt.Errorf("%s server: %s", kind, l)
 		}
 	}
+	// Both power off once done: their last lines are the network report.
+	for i, g := range gs {
+		select {
+		case <-g.exited:
+		case <-time.After(30 * time.Second):
+		}
+		for _, l := range g.console() {
+			if strings.HasPrefix(l, "dunix: network: ") {
+				r.netLines[i] = append(r.netLines[i], l)
+			}
+		}
+	}
 	return r, nil
+}
+
+// dunixNetConfigs returns the server's and the client's configurations
+// (base with a root archive each, written to dir): netbench (bin) with
+// args(role) is each node's first process, and both nodes are members of
+// one fabric (a fresh key), as nodes of a cluster are.
+func dunixNetConfigs(dir, bin string, base qemu.Config, args func(role string) []string) ([2]qemu.Config, error) {
+	var cfgs [2]qemu.Config
+	key, err := clusterkey.Generate()
+	if err != nil {
+		return cfgs, err
+	}
+	for i, role := range []string{"server", "client"} {
+		root := filepath.Join(dir, role+".cpio")
+		run := append([]string{"/bin/netbench"}, args(role)...)
+		if err := writeRoot(root, rootfs.Spec{Adds: []rootfs.Add{{Host: bin, Guest: "/bin/netbench"}}, Run: run}); err != nil {
+			return cfgs, err
+		}
+		cfgs[i] = base
+		cfgs[i].Initrd = root
+		cfgs[i].Cmdline = fmt.Sprintf("dunix.node=n%d dunix.key=%s dunix.quiet=1", i+1, key)
+	}
+	return cfgs, nil
 }
 
 func benchNet(ctx context.Context, args []string) error {
@@ -262,7 +335,14 @@ func benchNet(ctx context.Context, args []string) error {
 	cpus := fs.Int("cpus", 1, "virtual CPUs per machine")
 	mem := fs.Int("mem", 256, "memory per machine in MiB")
 	accelFlag := fs.String("accel", "auto", "auto, kvm or tcg")
+	lanFlag := fs.String("lan", "socket", "socket (QEMU multicast on loopback, no offloads) or tap (a bridge of taps in a private network namespace: checksum and TSO offloads; needs root)")
+	timeout := fs.Duration("timeout", 20*time.Minute, "how long a pair of machines may take")
+	fs.BoolVar(&echoConsoles, "v", false, "copy the guests' consoles to standard error")
 	fs.Parse(args)
+	if *lanFlag != "socket" && *lanFlag != "tap" {
+		return fmt.Errorf("net: -lan %q: want socket or tap", *lanFlag)
+	}
+	tap := *lanFlag == "tap"
 
 	dir, err := os.MkdirTemp("", "dunix-bench-net")
 	if err != nil {
@@ -286,27 +366,13 @@ func benchNet(ctx context.Context, args []string) error {
 	benchArgs := func(role string) []string {
 		return []string{"-role", role, "-bytes", strconv.Itoa(*size << 20), "-rtt", strconv.Itoa(*iters)}
 	}
-	timeout := 20 * time.Minute
 
-	// dunix: netbench is each node's first process; both nodes are
-	// members of one fabric (a fresh key), as nodes of a cluster are.
-	key, err := clusterkey.Generate()
+	dcfgs, err := dunixNetConfigs(dir, bin, base, benchArgs)
 	if err != nil {
 		return err
 	}
-	var dcfgs [2]qemu.Config
-	for i, role := range []string{"server", "client"} {
-		root := filepath.Join(dir, role+".cpio")
-		run := append([]string{"/bin/netbench"}, benchArgs(role)...)
-		if err := writeRoot(root, rootfs.Spec{Adds: []rootfs.Add{{Host: bin, Guest: "/bin/netbench"}}, Run: run}); err != nil {
-			return err
-		}
-		dcfgs[i] = base
-		dcfgs[i].Initrd = root
-		dcfgs[i].Cmdline = fmt.Sprintf("dunix.node=n%d dunix.key=%s dunix.quiet=1", i+1, key)
-	}
 	fmt.Fprintln(os.Stderr, "bench: net: two dunix nodes")
-	d, err := netPair(ctx, "dunix", dcfgs, timeout)
+	d, err := netPair(ctx, "dunix", dcfgs, tap, *timeout)
 	if err != nil {
 		return fmt.Errorf("dunix: %v", err)
 	}
@@ -332,17 +398,26 @@ func benchNet(ctx context.Context, args []string) error {
 		lcfgs[i].Cmdline = "console=ttyS0 quiet panic=-1 -- -linux " + strings.Join(benchArgs(role), " ")
 	}
 	fmt.Fprintln(os.Stderr, "bench: net: two Linux guests")
-	l, err := netPair(ctx, "linux", lcfgs, timeout)
+	l, err := netPair(ctx, "linux", lcfgs, tap, *timeout)
 	if err != nil {
 		return fmt.Errorf("linux: %v", err)
 	}
 	fmt.Fprintf(os.Stderr, "bench: linux: %.2f MiB/s, round trip %.1f µs median, %.1f µs mean; host load %s\n", l.mibPerS, l.medUs, l.rttUs, l.load)
 
-	fmt.Printf("# TCP between two machines on one virtual LAN (QEMU socket multicast netdev on the host's loopback; virtio-net-pci, disable-legacy=on)\n")
+	if tap {
+		fmt.Printf("# TCP between two machines on one virtual LAN (a Linux bridge of taps with virtio-net headers, in a private network namespace; virtio-net-pci, disable-legacy=on; offloads as each guest negotiates)\n")
+	} else {
+		fmt.Printf("# TCP between two machines on one virtual LAN (QEMU socket multicast netdev on the host's loopback; virtio-net-pci, disable-legacy=on; no offloads)\n")
+	}
 	fmt.Printf("# tools/bench/netbench (Go, static), one run each: client -> server stream, then 1-byte ping-pong\n")
 	fmt.Printf("# q35, %d vCPU, %d MiB each, %s (%s); host: %d CPUs; Linux: Debian's kernel, virtio modules loaded by the binary as /init\n",
 		*cpus, *mem, accel, why, hostCPUs())
-	fmt.Printf("# command: go run ./tools/bench net -mib %d -rtt %d -cpus %d -mem %d\n\n", *size, *iters, *cpus, *mem)
+	for i, role := range []string{"server", "client"} {
+		for _, l := range d.netLines[i] {
+			fmt.Printf("# dunix %s: %s\n", role, l)
+		}
+	}
+	fmt.Printf("# command: go run ./tools/bench net -mib %d -rtt %d -cpus %d -mem %d -lan %s\n\n", *size, *iters, *cpus, *mem, *lanFlag)
 	fmt.Println("| benchmark | dunix | Linux | dunix/Linux |")
 	fmt.Println("|---|---|---|---|")
 	fmt.Printf("| TCP throughput, one stream of %d MiB | %.2f MiB/s | %.2f MiB/s | %.2f |\n", *size, d.mibPerS, l.mibPerS, d.mibPerS/l.mibPerS)

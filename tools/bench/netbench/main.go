@@ -53,6 +53,7 @@ func main() {
 	iters := flag.Int("rtt", 2000, "ping-pong round trips (client)")
 	zone := flag.Int("zone", 2, "interface index of the network card")
 	linux := flag.Bool("linux", false, "set up a bare Linux first and power off at the end")
+	verify := flag.Bool("verify", false, "check every byte of the stream against the client's pattern (server)")
 	flag.Parse()
 
 	var err error
@@ -62,7 +63,7 @@ func main() {
 	if err == nil {
 		switch *role {
 		case "server":
-			err = server(*port, *zone)
+			err = server(*port, *zone, *verify)
 		case "client":
 			err = client(*port, *zone, *size, *iters)
 		default:
@@ -85,7 +86,7 @@ func main() {
 const announce = "netbench "
 
 // server announces itself until a client connects, then serves it.
-func server(port, zone int) error {
+func server(port, zone int, verify bool) error {
 	ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6unspecified, Port: port})
 	if err != nil {
 		return err
@@ -129,8 +130,20 @@ func server(port, zone int) error {
 		return fmt.Errorf("header: %v", err)
 	}
 	size, iters := int64(binary.BigEndian.Uint64(hdr[:8])), int(binary.BigEndian.Uint32(hdr[8:]))
-	if _, err := io.CopyN(io.Discard, c, size); err != nil {
+	var sink io.Writer = io.Discard
+	var check *patternChecker
+	if verify {
+		check = &patternChecker{bad: -1}
+		sink = check
+	}
+	if _, err := io.CopyN(sink, c, size); err != nil {
 		return fmt.Errorf("stream: %v", err)
+	}
+	if check != nil {
+		if check.bad >= 0 {
+			return fmt.Errorf("stream: byte %d differs from what the client sent", check.bad)
+		}
+		fmt.Printf("bench: stream verified (%d bytes as sent)\n", check.n)
 	}
 	if _, err := c.Write([]byte{1}); err != nil {
 		return err
@@ -194,9 +207,9 @@ func client(port, zone int, size int64, iters int) error {
 		return err
 	}
 
-	chunk := make([]byte, 128<<10)
+	chunk := make([]byte, patternLen)
 	for i := range chunk {
-		chunk[i] = byte(i * 7)
+		chunk[i] = patternByte(int64(i))
 	}
 	start := time.Now()
 	for left := size; left > 0; {
@@ -336,4 +349,28 @@ func linkLocalReady(index int) bool {
 		}
 	}
 	return false
+}
+
+// The stream is a pattern the server can check (-verify): byte p of the
+// stream is patternByte(p).
+const patternLen = 128 << 10
+
+func patternByte(p int64) byte { return byte(p % patternLen * 7) }
+
+// patternChecker is a Writer that compares what it is given with the
+// pattern; bad is the position of the first difference, or -1 (set it
+// so to start).
+type patternChecker struct {
+	n   int64
+	bad int64
+}
+
+func (c *patternChecker) Write(b []byte) (int, error) {
+	for i, v := range b {
+		if v != patternByte(c.n+int64(i)) && c.bad < 0 {
+			c.bad = c.n + int64(i)
+		}
+	}
+	c.n += int64(len(b))
+	return len(b), nil
 }
