@@ -266,6 +266,54 @@ func (n *NIC) Transmit(frame []byte) error {
 // ignored. Frames larger than the MTU need a segmentation request the
 // device agreed to (HOST_TSO4/6).
 func (n *NIC) TransmitVnet(hdr *[hdrLen]byte, frame []byte) error {
+	n.txMu.Lock()
+	defer n.txMu.Unlock()
+	n.reclaim()
+	err := n.queue(hdr, frame)
+	if err == nil {
+		n.tx.Kick()
+	}
+	return err
+}
+
+// TransmitBatch sends frames (no header: nothing left to the device) in
+// order with one notification of the device, and returns how many it
+// took: it stops at the first it cannot send.
+func (n *NIC) TransmitBatch(frames [][]byte) (int, error) {
+	var hdr [hdrLen]byte
+	n.txMu.Lock()
+	defer n.txMu.Unlock()
+	n.reclaim()
+	sent := 0
+	var err error
+	for _, f := range frames {
+		if err = n.queue(&hdr, f); err != nil {
+			break
+		}
+		sent++
+	}
+	if sent > 0 {
+		n.tx.Kick()
+	}
+	return sent, err
+}
+
+// reclaim collects the pages of frames the device has sent.
+func (n *NIC) reclaim() {
+	for {
+		id, _, ok := n.tx.Used()
+		if !ok {
+			return
+		}
+		n.txPool = append(n.txPool, n.txHeld[id]...)
+		n.txHeld[id] = n.txHeld[id][:0]
+	}
+}
+
+// queue copies hdr and frame into pages and makes them available to the
+// device (which hears of it at the next Kick). It counts what it sends
+// and what it drops.
+func (n *NIC) queue(hdr *[hdrLen]byte, frame []byte) error {
 	if len(frame) > MaxFrame {
 		n.TXDropped.Add(1)
 		return ErrTooBig
@@ -273,16 +321,6 @@ func (n *NIC) TransmitVnet(hdr *[hdrLen]byte, frame []byte) error {
 	if len(frame) > 14+int(n.mtu) && (hdr[1] == 0 || n.features&(featHostTSO4|featHostTSO6) == 0) {
 		n.TXDropped.Add(1)
 		return ErrNoTSO
-	}
-	n.txMu.Lock()
-	defer n.txMu.Unlock()
-	for { // collect the pages of frames the device has sent
-		id, _, ok := n.tx.Used()
-		if !ok {
-			break
-		}
-		n.txPool = append(n.txPool, n.txHeld[id]...)
-		n.txHeld[id] = n.txHeld[id][:0]
 	}
 	total := hdrLen + len(frame)
 	pages := (total + pageSize - 1) / pageSize
@@ -314,7 +352,6 @@ func (n *NIC) TransmitVnet(hdr *[hdrLen]byte, frame []byte) error {
 	}
 	n.txHeld[id] = append(n.txHeld[id], held...)
 	n.txPool = n.txPool[:len(n.txPool)-pages]
-	n.tx.Kick()
 	n.TXFrames.Add(1)
 	if hdr[0] != 0 || hdr[1] != 0 {
 		n.TXOffloaded.Add(1)
