@@ -136,3 +136,12 @@ func wallNow() int64 { return wallBoot + int64(now()) }
 //
 //go:nosplit
 func Nanotime() int64 { return int64(now()) }
+
+// VDSOClock returns what user programs need to read the clock themselves
+// (the vDSO, proc/vdso): the TSC at boot, nanoseconds per TSC tick in
+// 32.32 fixed point, and the Unix time in ns at boot, the same figures
+// now and the time system calls use. ok is false when the TSC was not
+// calibrated (then programs make the system calls).
+func VDSOClock() (tscBase, mult uint64, wallBase int64, ok bool) {
+	return tscBoot, nsPerTSC, wallBoot, tscHz != 0
+}

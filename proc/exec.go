@@ -155,7 +155,8 @@ func (n *Node) load(pr *program, cred Cred, envp []string) (*image, error) {
 	rand.Read(random[:])
 	auxv := img.Auxv(elf.AuxParams{UID: cred.UID, EUID: cred.EUID, GID: cred.GID, EGID: cred.EGID,
 		Secure: cred.UID != cred.EUID || cred.GID != cred.EGID,
-		HWCap:  uint64(kernel.HWCap()), MinSigStkSz: minSigStkSz()})
+		HWCap:  uint64(kernel.HWCap()), MinSigStkSz: minSigStkSz(),
+		SysinfoEHDR: n.mapVDSO(mm)})
 	stack, sp, err := elf.BuildStack(vm.StackTop, pr.argv, envp, pr.execfn, auxv, random)
 	if err != nil {
 		return fail(err)

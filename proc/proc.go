@@ -38,6 +38,7 @@ type Node struct {
 	ReportENOSYS bool
 	// InitExited is called with the wait status of process 1.
 	InitExited func(status int32)
+	vdsoState
 
 	mu       sync.Mutex
 	procs    map[int32]*Process

@@ -28,6 +28,7 @@ import (
 	"dunix/kernel"
 	"dunix/kernel/cmdline"
 	"dunix/proc"
+	"dunix/proc/vdso"
 	"dunix/proc/vm"
 )
 
@@ -119,6 +120,14 @@ func start(archive []byte, flags cmdline.Flags) error {
 	// reported, unless the node runs quietly (dunix run); dunix.enosys=1
 	// asks for the reports anyway.
 	node.ReportENOSYS = !flags.Bool("dunix.quiet") || flags.Bool("dunix.enosys")
+	// Programs read the clock through the vDSO, unless dunix.vdso=0 (then
+	// every clock_gettime is a system call, for comparison).
+	if !flags.Has("dunix.vdso") || flags.Bool("dunix.vdso") {
+		node.Clock = func() vdso.Clock {
+			base, mult, wall, ok := kernel.VDSOClock()
+			return vdso.Clock{TSCBase: base, Mult: mult, WallBase: wall, Usable: ok}
+		}
+	}
 	node.InitExited = func(status int32) {
 		code := int(status>>8) & 0xFF
 		if sig := status & 0x7F; sig != 0 {

@@ -20,6 +20,7 @@ import (
 var sysBenches = []struct{ name, what string }{
 	{"getpid", "null system call (getpid)"},
 	{"getuid", "null system call through the handler table (getuid)"},
+	{"clock-gettime", "clock_gettime(CLOCK_MONOTONIC) through libc (the vDSO on both)"},
 	{"read-zero-4k", "4 KiB read from /dev/zero"},
 	{"pipe-rtt", "pipe round trip between two processes"},
 	{"fork-exit-wait", "fork + exit + wait"},
