@@ -141,7 +141,10 @@ func Nanotime() int64 { return int64(now()) }
 // (the vDSO, proc/vdso): the TSC at boot, nanoseconds per TSC tick in
 // 32.32 fixed point, and the Unix time in ns at boot, the same figures
 // now and the time system calls use. ok is false when the TSC was not
-// calibrated (then programs make the system calls).
+// calibrated (then programs make the system calls). It reads
+// variables set once at boot (nosplit like the rest of this file).
+//
+//go:nosplit
 func VDSOClock() (tscBase, mult uint64, wallBase int64, ok bool) {
 	return tscBoot, nsPerTSC, wallBoot, tscHz != 0
 }
