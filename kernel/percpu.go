@@ -28,7 +28,7 @@ type CPU struct {
 	current int32 // index of the running thread
 	idle    int32 // index of this CPU's idle thread
 	fsBase  uint64
-	cr3     uintptr // page-table root loaded (kept up to date by load only; see rootInUse)
+	cr3     uintptr // the root load last wrote to CR3 (0: it left a lazily kept one); informational
 	rootGen uint64  // kernel-half generation of the user root loaded
 
 	needResched bool
@@ -96,13 +96,24 @@ func (c *CPU) load(k *Thread) {
 		c.Frame = uintptr(unsafe.Pointer(&k.Frame))
 		c.Xsave = k.xsave
 		if cur := uintptr(amd64.CR3()); cur != root && c.rootGen == mm.KernelGen() {
-			root = cur // keep the user root (its kernel half is current)
+			// Keep the user root lazily (its kernel half is current):
+			// leave CR3 alone. Never write back a root read here: a
+			// shootdown NMI may drop it right after the read, and the
+			// process layer frees it once every CPU has acknowledged;
+			// writing it back would run this CPU on a freed page
+			// table (seen: a triple fault when the next NMI could not
+			// read the IDT through it).
+			root = 0
 		}
 	}
 	c.KernelFS = k.fsBase
 	if k.fsBase != c.fsBase {
 		amd64.SetFSBase(k.fsBase)
 		c.fsBase = k.fsBase
+	}
+	if root == 0 {
+		c.cr3 = 0 // whatever CR3 holds: the lazy root, or the kernel's
+		return
 	}
 	// CR3 itself, not c.cr3, is compared: an NMI may have dropped a lazy
 	// root since.
