@@ -22,7 +22,7 @@ func (n *Node) Start(path string, argv, envp []string) error {
 	if err != nil {
 		return err
 	}
-	t := &Thread{TID: p.PID, p: p, task: task, wake: make(chan struct{}, 1), restartNr: -1, altFlags: ssDisable}
+	t := &Thread{TID: p.PID, p: p, task: task, wake: make(chan struct{}, 1), gone: make(chan struct{}), restartNr: -1, altFlags: ssDisable}
 	p.threads = []*Thread{t}
 	// An empty address space to replace at exec.
 	mm, err := newSpace(n)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -214,6 +215,16 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 		o.mu.Unlock()
 		o.kick()
 	}
+	// Wait until they are gone: none may run on the old address space
+	// once it is released (a thread still in user mode on another CPU
+	// would run on a freed page table), nor exit into the new one.
+	for _, o := range others {
+		if !t.awaitGone(o) {
+			// Another thread's exec ended this one meanwhile.
+			img.mm.Release()
+			return syscall.EINTR
+		}
+	}
 	old := p.mm
 	if err := t.task.SetRoot(img.mm.Root()); err != nil {
 		img.mm.Release()
@@ -250,4 +261,30 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 	t.task.ResetFPU()
 	p.releaseVfork()
 	return nil
+}
+
+// awaitGone waits until thread o has exited, kicking it again now and
+// then (a kick may land before it blocks). It returns false, without
+// waiting longer, when t itself has been ended meanwhile (two threads
+// calling execve at once: the other one's won).
+func (t *Thread) awaitGone(o *Thread) bool {
+	if o.gone == nil {
+		return true
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-o.gone:
+			return true
+		case <-tick.C:
+			t.mu.Lock()
+			dead := t.dead
+			t.mu.Unlock()
+			if dead {
+				return false
+			}
+			o.kick()
+		}
+	}
 }

@@ -212,6 +212,9 @@ type Thread struct {
 
 	// wake is signalled when a signal arrives or the process exits, to
 	// end a blocking system call.
+	// gone is closed once the thread has exited (its task freed, never
+	// again in user mode); exec waits for the threads it ends.
+	gone chan struct{}
 	wake chan struct{}
 	// exitCode of the thread (exit(2)).
 	exitCode int32

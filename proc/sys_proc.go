@@ -135,7 +135,7 @@ func (t *Thread) clone(flags, stack, ptid, ctid, tls uint64) (uint64, error) {
 	if flags&unix.CLONE_THREAD != 0 {
 		tid = n.allocPID()
 	}
-	nt := &Thread{TID: tid, p: child, task: task, wake: make(chan struct{}, 1), restartNr: -1}
+	nt := &Thread{TID: tid, p: child, task: task, wake: make(chan struct{}, 1), gone: make(chan struct{}), restartNr: -1}
 	t.mu.Lock()
 	nt.sigMask = t.sigMask
 	t.mu.Unlock()

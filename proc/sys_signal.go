@@ -443,6 +443,9 @@ func (t *Thread) sigtimedwait(set, infop, timeout, size uint64) (uint64, error) 
 func (t *Thread) interruptedExcept(want sigSet) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dead {
+		return true // ended by another thread's execve
+	}
 	t.p.mu.Lock()
 	defer t.p.mu.Unlock()
 	return (t.pending|t.p.pending)&^t.sigMask&^want != 0

@@ -151,13 +151,17 @@ func (t *Thread) block(ch <-chan struct{}) error {
 	}
 }
 
-// interrupted reports whether a signal or an exit is waiting for t.
+// interrupted reports whether a signal or an exit is waiting for t (the
+// process's, or the thread's own: another thread's execve ends it).
 func (t *Thread) interrupted() bool {
 	if t.p.exiting.Load() {
 		return true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.dead {
+		return true
+	}
 	t.p.mu.Lock()
 	defer t.p.mu.Unlock()
 	return (t.pending|t.p.pending)&^t.sigMask != 0

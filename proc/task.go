@@ -159,6 +159,9 @@ func (t *Thread) exit() {
 	p.mu.Unlock()
 	p.threadDone(t)
 	t.task.Free()
+	if t.gone != nil {
+		close(t.gone)
+	}
 	if last {
 		p.exitGroup(t.exitCode<<8, true)
 		p.finish()
