@@ -276,28 +276,6 @@ func (n *NIC) TransmitVnet(hdr *[hdrLen]byte, frame []byte) error {
 	return err
 }
 
-// TransmitBatch sends frames (no header: nothing left to the device) in
-// order with one notification of the device, and returns how many it
-// took: it stops at the first it cannot send.
-func (n *NIC) TransmitBatch(frames [][]byte) (int, error) {
-	var hdr [hdrLen]byte
-	n.txMu.Lock()
-	defer n.txMu.Unlock()
-	n.reclaim()
-	sent := 0
-	var err error
-	for _, f := range frames {
-		if err = n.queue(&hdr, f); err != nil {
-			break
-		}
-		sent++
-	}
-	if sent > 0 {
-		n.tx.Kick()
-	}
-	return sent, err
-}
-
 // reclaim collects the pages of frames the device has sent.
 func (n *NIC) reclaim() {
 	for {
