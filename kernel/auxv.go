@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"unsafe"
+
 	"dunix/kernel/mm"
 )
 
@@ -25,6 +27,7 @@ const (
 	atRandom         = 25
 	atHwcap2         = 26
 	atExecfn         = 31
+	atSysinfoEhdr    = 33
 	atMinsigstksz    = 51
 	maxArgs          = 64
 	defaultTraceback = "GOTRACEBACK=system"
@@ -33,7 +36,7 @@ const (
 // Scratch for runtimeStartStack (too big for a nosplit frame).
 var (
 	bootArgv, bootEnvp [maxArgs]uintptr
-	bootAux            [28]uint64
+	bootAux            [32]uint64
 )
 
 // stackWriter fills the top of the runtime's stack downwards.
@@ -126,6 +129,10 @@ func runtimeStartStack() uintptr {
 	add(atPlatform, uint64(platform))
 	add(atExecfn, uint64(execfn))
 	add(atMinsigstksz, uint64(xsaveSize)+frameSize+256)
+	if vdsoPage[vdsoUsableWord] != 0 && !noVDSO() {
+		add(atSysinfoEhdr, uint64(uintptr(unsafe.Pointer(&vdsoPage))))
+		runtimeVDSO = true
+	}
 	add(atNull, 0)
 	words := 1 + argc + 1 + envc + 1 + naux
 	w.sp -= uintptr(words) * 8
@@ -179,3 +186,13 @@ func hasPrefix(w []byte, p string) bool {
 	}
 	return true
 }
+
+// runtimeVDSO is set when the runtime was given the vDSO.
+var runtimeVDSO bool
+
+// noVDSO tells whether the command line turns the vDSO off
+// (dunix.vdso=0): then every clock read, the runtime's too, is a system
+// call, for comparison.
+//
+//go:nosplit
+func noVDSO() bool { return hasWord(bootInfo.CmdlineString(), "dunix.vdso=0") }

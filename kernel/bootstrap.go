@@ -181,6 +181,7 @@ func bootstrap(magic, info uint64) uintptr {
 	if s := rtc.Read(century).Unix(); s > 0 {
 		wallBoot = s * 1e9
 	}
+	initVDSO()
 	deadlineTimer = cpuHasDeadline
 	if !deadlineTimer {
 		calibrateAPICTimer()

@@ -138,7 +138,7 @@ func wallNow() int64 { return wallBoot + int64(now()) }
 func Nanotime() int64 { return int64(now()) }
 
 // VDSOClock returns what user programs need to read the clock themselves
-// (the vDSO, proc/vdso): the TSC at boot, nanoseconds per TSC tick in
+// (the vDSO, kernel/vdso): the TSC at boot, nanoseconds per TSC tick in
 // 32.32 fixed point, and the Unix time in ns at boot, the same figures
 // now and the time system calls use. ok is false when the TSC was not
 // calibrated (then programs make the system calls). It reads
@@ -147,4 +147,21 @@ func Nanotime() int64 { return int64(now()) }
 //go:nosplit
 func VDSOClock() (tscBase, mult uint64, wallBase int64, ok bool) {
 	return tscBoot, nsPerTSC, wallBoot, tscHz != 0
+}
+
+//go:generate go run gen_vdso.go
+
+// initVDSO fills the clock data of the kernel's own copy of the vDSO
+// page (vdso_image_amd64.go), which the auxiliary vector gives the Go
+// runtime: its nanotime and time.Now then read the TSC instead of making
+// a system call (two per time.Now; the scheduler reads the clock at
+// every switch). It runs once, before the runtime starts, on the boot
+// CPU: the sequence count stays even and nothing reads concurrently.
+//
+//go:nosplit
+func initVDSO() {
+	vdsoPage[vdsoTSCBaseWord] = tscBoot
+	vdsoPage[vdsoMultWord] = nsPerTSC
+	vdsoPage[vdsoWallBaseWord] = uint64(wallBoot)
+	vdsoPage[vdsoUsableWord] = 1
 }

@@ -43,6 +43,7 @@ func Main() {
 	case flags.Bool("dunix.selftest"):
 		failed := selftest.Run(os.Stdout, selftest.Env{
 			CPUs:  int(s.Online),
+			VDSO:  runtimeVDSO,
 			Stats: func() selftest.Stats { return toSelftestStats(ReadStats()) },
 			Only:  flags.String("dunix.selftest.only"),
 		})
@@ -178,7 +179,7 @@ func monitor() {
 			if len(f) > 1 {
 				only = f[1]
 			}
-			selftest.Run(os.Stdout, selftest.Env{CPUs: int(ReadStats().Online), Stats: func() selftest.Stats { return toSelftestStats(ReadStats()) }, Only: only})
+			selftest.Run(os.Stdout, selftest.Env{CPUs: int(ReadStats().Online), VDSO: runtimeVDSO, Stats: func() selftest.Stats { return toSelftestStats(ReadStats()) }, Only: only})
 		case f[0] == "poweroff":
 			st := 0
 			if len(f) > 1 {
@@ -222,6 +223,7 @@ func toSelftestStats(s *Stats) selftest.Stats {
 	out := selftest.Stats{MemTotal: s.MemTotal, MemFree: s.MemFree, Online: int(s.Online)}
 	for i := 0; i < int(s.NCPU); i++ {
 		out.Switches += s.CPU[i].Switches
+		out.Syscalls += s.CPU[i].Syscalls
 		out.IdleNs = append(out.IdleNs, s.CPU[i].IdleNs)
 	}
 	return out

@@ -57,7 +57,6 @@ func kStats(buf uint64) int64 {
 	s.DeadlineTimer = b2u(deadlineTimer)
 	s.HWRandom = b2u(cpuHasRdrand)
 	s.ImageBytes = uint64(imageEnd() - imageStart())
-	s.ImageBytes = uint64(imageEnd() - imageStart())
 	s.IRQs = irqCount
 	for i := int32(0); i < ncpu; i++ {
 		c := &cpus[i]

@@ -7,11 +7,11 @@ import (
 	"syscall"
 
 	"dunix/kernel"
-	"dunix/proc/vdso"
+	"dunix/kernel/vdso"
 	"dunix/proc/vm"
 )
 
-// The vDSO (proc/vdso): one page of the pool, filled once, mapped
+// The vDSO (kernel/vdso): one page of the pool, filled once, mapped
 // read-only and executable into every process at exec ("[vdso]" in
 // /proc/PID/maps), its address given as AT_SYSINFO_EHDR. Programs find
 // clock_gettime, gettimeofday and time in it and read the clock without

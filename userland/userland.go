@@ -27,8 +27,8 @@ import (
 	"dunix/fs/vfs"
 	"dunix/kernel"
 	"dunix/kernel/cmdline"
+	"dunix/kernel/vdso"
 	"dunix/proc"
-	"dunix/proc/vdso"
 	"dunix/proc/vm"
 )
 

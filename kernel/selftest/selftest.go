@@ -23,12 +23,14 @@ type Stats struct {
 	MemTotal, MemFree uint64
 	Online            int
 	Switches          uint64
+	Syscalls          uint64   // system calls taken, the runtime's and user programs'
 	IdleNs            []uint64 // per CPU, time spent in the idle thread
 }
 
 // Env is what the kernel gives the tests.
 type Env struct {
 	CPUs  int          // CPUs online
+	VDSO  bool         // the runtime was given the kernel's vDSO
 	Stats func() Stats // current kernel figures
 	Only  string       // run only the tests whose name contains this
 }
@@ -52,6 +54,7 @@ var tests = []test{
 	{"threads-pingpong", testPingPong},
 	{"parallel-speedup", testSpeedup},
 	{"clock-monotonic", testMonotonic},
+	{"clock-vdso", testClockVDSO},
 	{"madvise-zero", testMadvise},
 	{"enosys", testENOSYS},
 }

@@ -452,6 +452,29 @@ func testMonotonic(Env) (string, error) {
 	return fmt.Sprintf("%d readers x 20000 reads", n), nil
 }
 
+// The runtime reads the clock through the kernel's vDSO: time.Now makes
+// no system call (it makes two without the vDSO, dunix.vdso=0).
+func testClockVDSO(env Env) (string, error) {
+	const n = 10000
+	before := env.Stats().Syscalls
+	var last time.Time
+	for i := 0; i < n; i++ {
+		t := time.Now()
+		if t.Before(last) {
+			return "", fmt.Errorf("time.Now went back from %v to %v", last, t)
+		}
+		last = t
+	}
+	calls := env.Stats().Syscalls - before
+	if env.VDSO && calls >= n/10 {
+		return "", fmt.Errorf("%d time.Now calls made %d system calls: the runtime does not use the vDSO", n, calls)
+	}
+	if !env.VDSO && calls < 2*n {
+		return "", fmt.Errorf("without the vDSO, %d time.Now calls made only %d system calls", n, calls)
+	}
+	return fmt.Sprintf("vdso %v: %d time.Now calls, %d system calls", env.VDSO, n, calls), nil
+}
+
 // madvise(MADV_DONTNEED) really drops pages: they read back as zero (the
 // runtime's scavenger relies on it).
 func testMadvise(Env) (string, error) {

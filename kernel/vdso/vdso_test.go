@@ -519,8 +519,8 @@ var allowedOps = map[x86asm.Op]bool{
 }
 
 var dataFields = map[int]string{
-	DataOffset + offSeq: "seq", DataOffset + offTSCBase: "tsc_base", DataOffset + offMult: "mult",
-	DataOffset + offWallBase: "wall_base", DataOffset + offUsable: "usable",
+	DataOffset + OffSeq: "seq", DataOffset + OffTSCBase: "tsc_base", DataOffset + OffMult: "mult",
+	DataOffset + OffWallBase: "wall_base", DataOffset + OffUsable: "usable",
 }
 
 func TestDisassembly(t *testing.T) {
@@ -637,8 +637,8 @@ func TestImage(t *testing.T) {
 	c := Clock{TSCBase: 0x1122334455667788, Mult: 0x1_2345_6789, WallBase: -1_700_000_000_123_456_789, Usable: true}
 	img := Image(c)
 	d := img[DataOffset:]
-	if le.Uint64(d[offSeq:]) != 0 || le.Uint64(d[offTSCBase:]) != c.TSCBase || le.Uint64(d[offMult:]) != c.Mult ||
-		int64(le.Uint64(d[offWallBase:])) != c.WallBase || le.Uint64(d[offUsable:]) != 1 {
+	if le.Uint64(d[OffSeq:]) != 0 || le.Uint64(d[OffTSCBase:]) != c.TSCBase || le.Uint64(d[OffMult:]) != c.Mult ||
+		int64(le.Uint64(d[OffWallBase:])) != c.WallBase || le.Uint64(d[OffUsable:]) != 1 {
 		t.Errorf("data % x", d[:dataSize])
 	}
 	for _, b := range d[dataSize:] {
@@ -656,7 +656,7 @@ func TestImage(t *testing.T) {
 	if img3 := Image(Clock{}); img3[100] == img2[100] {
 		t.Errorf("Image shares memory")
 	}
-	if le.Uint64(img2[DataOffset+offUsable:]) != 0 {
+	if le.Uint64(img2[DataOffset+OffUsable:]) != 0 {
 		t.Errorf("usable set for Usable false")
 	}
 }
@@ -673,11 +673,11 @@ func TestSetClock(t *testing.T) {
 	} {
 		SetClock(page[:Size], c)
 		d := page[DataOffset:]
-		if seq := le.Uint64(d[offSeq:]); seq != uint64(2*(i+1)) {
+		if seq := le.Uint64(d[OffSeq:]); seq != uint64(2*(i+1)) {
 			t.Errorf("seq %d after %d SetClocks", seq, i+1)
 		}
-		if le.Uint64(d[offTSCBase:]) != c.TSCBase || le.Uint64(d[offMult:]) != c.Mult ||
-			int64(le.Uint64(d[offWallBase:])) != c.WallBase || le.Uint64(d[offUsable:]) != usable(c.Usable) {
+		if le.Uint64(d[OffTSCBase:]) != c.TSCBase || le.Uint64(d[OffMult:]) != c.Mult ||
+			int64(le.Uint64(d[OffWallBase:])) != c.WallBase || le.Uint64(d[OffUsable:]) != usable(c.Usable) {
 			t.Errorf("%+v: data % x", c, d[:dataSize])
 		}
 		if !bytes.Equal(page[:DataOffset], img[:DataOffset]) {

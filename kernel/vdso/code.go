@@ -59,20 +59,20 @@ func assemble(base int) ([]byte, []function) {
 // R8-R11; RDI and RSI are preserved.
 func readClock(a *asm, p, fallback string) {
 	a.label(p + ".retry")
-	a.load(r8, DataOffset+offSeq) // mov r8, [seq]
+	a.load(r8, DataOffset+OffSeq) // mov r8, [seq]
 	a.raw(0x41, 0xF6, 0xC0, 0x01) // test r8b, 1
 	a.jcc(ccE, p+".even")         // jz even
 	a.raw(0xF3, 0x90)             // pause: a write is in progress
 	a.jmp(p + ".retry")
 	a.label(p + ".even")
-	a.load(r9, DataOffset+offUsable)    // mov r9, [usable]
-	a.load(r10, DataOffset+offTSCBase)  // mov r10, [tsc_base]
-	a.load(r11, DataOffset+offMult)     // mov r11, [mult]
-	a.load(rcx, DataOffset+offWallBase) // mov rcx, [wall_base]
+	a.load(r9, DataOffset+OffUsable)    // mov r9, [usable]
+	a.load(r10, DataOffset+OffTSCBase)  // mov r10, [tsc_base]
+	a.load(r11, DataOffset+OffMult)     // mov r11, [mult]
+	a.load(rcx, DataOffset+OffWallBase) // mov rcx, [wall_base]
 	a.raw(0x0F, 0x31)                   // rdtsc: edx:eax = TSC
 	a.raw(0x48, 0xC1, 0xE2, 0x20)       // shl rdx, 32
 	a.raw(0x48, 0x09, 0xD0)             // or rax, rdx: rax = TSC
-	a.cmpMem(r8, DataOffset+offSeq)     // cmp r8, [seq]
+	a.cmpMem(r8, DataOffset+OffSeq)     // cmp r8, [seq]
 	a.jcc(ccNE, p+".retry")             // changed under us: again
 	a.raw(0x4D, 0x85, 0xC9)             // test r9, r9
 	a.jcc(ccE, fallback)                // jz fallback: no usable TSC

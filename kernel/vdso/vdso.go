@@ -78,13 +78,14 @@ const Size = 4096
 // bytes (a multiple of 64, so the data shares one cache line).
 const DataOffset = Size - 128
 
-// Offsets of the clock data words from DataOffset.
+// Offsets of the clock data words from DataOffset (what the kernel's
+// own copy of the page, written before its Go runtime starts, needs).
 const (
-	offSeq      = 0
-	offTSCBase  = 8
-	offMult     = 16
-	offWallBase = 24
-	offUsable   = 32
+	OffSeq      = 0
+	OffTSCBase  = 8
+	OffMult     = 16
+	OffWallBase = 24
+	OffUsable   = 32
 	dataSize    = 40
 )
 
@@ -111,11 +112,11 @@ var template = build()
 func Image(c Clock) [Size]byte {
 	img := template
 	d := img[DataOffset:]
-	binary.LittleEndian.PutUint64(d[offSeq:], 0)
-	binary.LittleEndian.PutUint64(d[offTSCBase:], c.TSCBase)
-	binary.LittleEndian.PutUint64(d[offMult:], c.Mult)
-	binary.LittleEndian.PutUint64(d[offWallBase:], uint64(c.WallBase))
-	binary.LittleEndian.PutUint64(d[offUsable:], usable(c.Usable))
+	binary.LittleEndian.PutUint64(d[OffSeq:], 0)
+	binary.LittleEndian.PutUint64(d[OffTSCBase:], c.TSCBase)
+	binary.LittleEndian.PutUint64(d[OffMult:], c.Mult)
+	binary.LittleEndian.PutUint64(d[OffWallBase:], uint64(c.WallBase))
+	binary.LittleEndian.PutUint64(d[OffUsable:], usable(c.Usable))
 	return img
 }
 
@@ -141,13 +142,13 @@ func SetClock(page []byte, c Clock) {
 		panic("vdso: SetClock: page not 8-byte aligned")
 	}
 	word := func(off int) *uint64 { return (*uint64)(unsafe.Pointer(&d[off])) }
-	seq := atomic.LoadUint64(word(offSeq))
-	atomic.StoreUint64(word(offSeq), seq+1)
-	atomic.StoreUint64(word(offTSCBase), c.TSCBase)
-	atomic.StoreUint64(word(offMult), c.Mult)
-	atomic.StoreUint64(word(offWallBase), uint64(c.WallBase))
-	atomic.StoreUint64(word(offUsable), usable(c.Usable))
-	atomic.StoreUint64(word(offSeq), seq+2)
+	seq := atomic.LoadUint64(word(OffSeq))
+	atomic.StoreUint64(word(OffSeq), seq+1)
+	atomic.StoreUint64(word(OffTSCBase), c.TSCBase)
+	atomic.StoreUint64(word(OffMult), c.Mult)
+	atomic.StoreUint64(word(OffWallBase), uint64(c.WallBase))
+	atomic.StoreUint64(word(OffUsable), usable(c.Usable))
+	atomic.StoreUint64(word(OffSeq), seq+2)
 }
 
 // ELF constants used here.
