@@ -11,12 +11,15 @@ import (
 // rescheduling) records where the CPU was: the interrupted instruction of
 // kernel code, or 1 for user mode. Device interrupts dominate a network
 // workload, so the samples show where the CPU is when packets arrive:
-// a rough picture, not an exact one.
+// a rough picture, not an exact one. With a sampling period, every CPU's
+// timer also fires at least that often (armTimer), so that a CPU-bound
+// workload is sampled too.
 
 var (
-	profOn  atomic.Bool
-	profN   atomic.Uint64
-	profBuf [1 << 16]uint64
+	profOn     atomic.Bool
+	profN      atomic.Uint64
+	profPeriod atomic.Uint64 // ns between timer samples; 0: interrupts only
+	profBuf    [1 << 16]uint64
 )
 
 // profSample records the interrupted context of f.
@@ -37,9 +40,9 @@ func profSample(f *amd64.Frame) {
 	atomic.StoreUint64(&profBuf[i], pc)
 }
 
-// kProfile starts (op 0) or stops (op 1) sampling; stopping copies up to n
-// samples to buf and returns how many were taken (also those that did not
-// fit).
+// kProfile starts (op 0, buf the sampling period in ns or 0) or stops
+// (op 1) sampling; stopping copies up to n samples to buf and returns how
+// many were taken (also those that did not fit).
 //
 //go:nosplit
 func kProfile(op, buf, n uint64) int64 {
@@ -47,6 +50,7 @@ func kProfile(op, buf, n uint64) int64 {
 	case 0:
 		profOn.Store(false)
 		profN.Store(0)
+		profPeriod.Store(buf)
 		profOn.Store(true)
 		return 0
 	case 1:

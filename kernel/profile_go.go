@@ -17,8 +17,20 @@ import (
 // function with its count and share ("user" is user mode, "idle" the
 // idle loop).
 func Profile(d time.Duration) string {
-	kcall(kcallProfile, 0, 0)
+	StartProfile(0)
 	time.Sleep(d)
+	return StopProfile(d)
+}
+
+// StartProfile starts sampling: at every interrupt, and when period is
+// not zero, at a timer interrupt at least every period on each busy CPU.
+func StartProfile(period time.Duration) {
+	kcall(kcallProfile, 0, uintptr(max(period, 0)))
+}
+
+// StopProfile stops sampling and returns the profile as Profile does; d
+// is the time it covered, for the heading.
+func StopProfile(d time.Duration) string {
 	buf := make([]uint64, len(profBuf))
 	n, _, e := syscall.RawSyscall(kcallProfile, 1, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 	if e != 0 {

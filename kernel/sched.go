@@ -307,6 +307,9 @@ func expireTimers(c *CPU, t uint64) {
 //go:nosplit
 func armTimer(c *CPU, t uint64) {
 	d := t + heartbeatNs
+	if p := profPeriod.Load(); p != 0 && profOn.Load() && !threads[c.current].idle {
+		d = t + p
+	}
 	if !threads[c.current].idle && runqLen() > 0 && c.sliceEnd < d {
 		d = c.sliceEnd
 	}

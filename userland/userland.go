@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -128,7 +130,21 @@ func start(archive []byte, flags cmdline.Flags) error {
 			return vdso.Clock{TSCBase: base, Mult: mult, WallBase: wall, Usable: ok}
 		}
 	}
+	// dunix.profile=HZ samples where the CPUs are, HZ times a second,
+	// from here to the first process's exit, and prints the profile then
+	// (dunix run --profile).
+	profileStop := func() {}
+	if hz, err := strconv.Atoi(flags.String("dunix.profile")); err == nil && hz > 0 {
+		start := time.Now()
+		kernel.StartProfile(time.Second / time.Duration(hz))
+		profileStop = func() {
+			for _, l := range strings.Split(strings.TrimSpace(kernel.StopProfile(time.Since(start).Round(time.Millisecond))), "\n") {
+				fmt.Println("dunix: profile:", l)
+			}
+		}
+	}
 	node.InitExited = func(status int32) {
+		profileStop()
 		code := int(status>>8) & 0xFF
 		if sig := status & 0x7F; sig != 0 {
 			code = 128 + int(sig)

@@ -37,6 +37,7 @@ error.`,
 			nf.register(fs, 0)
 			var adds multiFlag
 			fs.Var(&adds, "add", "put host file or directory `HOSTPATH:GUESTPATH` into the node's root (repeatable)")
+			profile := fs.Int("profile", 0, "sample where the node's CPUs are `HZ` times a second while PROGRAM runs, and print the kernel functions found most (0: off)")
 			return func(ctx context.Context, e *env, args []string) int {
 				if len(args) == 0 {
 					return failed(e, usageError{fmt.Errorf("run: no PROGRAM given")})
@@ -59,7 +60,11 @@ error.`,
 				if err != nil {
 					return failed(e, err)
 				}
-				cfg, err := nf.config(e, []string{"dunix.quiet=1"})
+				kargs := []string{"dunix.quiet=1"}
+				if *profile > 0 {
+					kargs = append(kargs, fmt.Sprintf("dunix.profile=%d", *profile))
+				}
+				cfg, err := nf.config(e, kargs)
 				if err != nil {
 					return failed(e, err)
 				}
