@@ -234,8 +234,31 @@ func bench(kind string) {
 	switch kind {
 	case "spin":
 		selftest.SpinBench(os.Stdout, 3)
+	case "kcall":
+		kcallBench()
 	default:
 		fmt.Printf("dunix: unknown benchmark %q\n", kind)
+	}
+}
+
+// kcallBench times the kernel's own system calls (getpid, answered in
+// trap context): the round trip from Go code into trap context and back,
+// raw and with the runtime's entersyscall/exitsyscall, which every user
+// system call pays twice (kernel.UserTask.Run).
+func kcallBench() {
+	const n = 200000
+	for round := 0; round < 3; round++ {
+		t := time.Now()
+		for i := 0; i < n; i++ {
+			syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
+		}
+		raw := time.Since(t)
+		t = time.Now()
+		for i := 0; i < n; i++ {
+			syscall.Syscall(syscall.SYS_GETPID, 0, 0, 0)
+		}
+		full := time.Since(t)
+		fmt.Printf("kcall: raw %d ns, with entersyscall %d ns\n", raw.Nanoseconds()/n, full.Nanoseconds()/n)
 	}
 }
 

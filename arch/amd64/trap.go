@@ -29,9 +29,11 @@ func threadTrap() { threadHandler() }
 func nestedTrap(f *Frame) { nestedHandler(f) }
 
 // trapCommon, enterKernel and exitKernel are the shared entry and exit
-// paths (trap_amd64.s).
+// paths (trap_amd64.s); enterKernelCall is the entry of kernel code's own
+// system calls, which need not save the vector registers.
 func trapCommon()
 func enterKernel()
+func enterKernelCall()
 func exitKernel()
 
 // SyscallEntry is the target of the SYSCALL instruction.

@@ -281,7 +281,7 @@ syscallframe:
 	MOVQ	CX, 136(AX)		// RIP
 	MOVQ	R11, 152(AX)		// RFLAGS
 	MOVQ	SP, 160(AX)		// RSP
-	JMP	·enterKernel(SB)
+	JMP	·enterKernelCall(SB)
 
 // enterKernel switches to the trap stack, marks trap context, saves the
 // thread's extended state and runs the Go handler, then leaves through
@@ -300,6 +300,27 @@ TEXT ·enterKernel(SB),NOSPLIT|NOFRAME,$0
 fxsave:
 	FXSAVE64	(DI)
 saved:
+	CALL	·threadTrap(SB)
+	JMP	·exitKernel(SB)
+
+// enterKernelCall is enterKernel for a system call of kernel (Go) code,
+// which keeps no vector register live across it: Go's ABI makes them all
+// caller-saved, and X15, which Go code wants zero, comes back zero. So
+// the extended state is not saved (XSAVE is the dearest part of a kernel
+// round trip under emulation): the area is marked as the initial state
+// (XSTATE_BV 0; MXCSR, which XRSTOR loads anyway, the default), and
+// exitKernel's XRSTOR then just resets the registers. A signal handler
+// run at the call's return finds that initial state in its frame. CPUs
+// without XSAVE take the full path.
+TEXT ·enterKernelCall(SB),NOSPLIT|NOFRAME,$0
+	GS CMPQ	L_XMASK, $0
+	JNE	2(PC)
+	JMP	·enterKernel(SB)
+	GS MOVQ	L_KSTACK, SP
+	GS MOVQ	$1, L_DEPTH
+	GS MOVQ	L_XSAVE, DI
+	MOVQ	$0, 512(DI)		// XSTATE_BV: every component initial
+	MOVL	$0x1F80, 24(DI)		// MXCSR: the default
 	CALL	·threadTrap(SB)
 	JMP	·exitKernel(SB)
 
