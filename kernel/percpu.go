@@ -40,6 +40,7 @@ type CPU struct {
 	timerEntries [MaxThreads]queue.Entry
 	timerPos     [MaxThreads]int32
 	armed        uint64 // ns: when the timer interrupt is programmed
+	timersAdded  bool   // a timeout was queued here since armTimer last computed
 
 	heartbeat atomic.Uint64 // ns of the last timer interrupt
 	stuck     bool          // the watchdog reported this CPU

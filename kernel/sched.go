@@ -28,6 +28,10 @@ var (
 
 	// idleMask has bit i set while CPU i runs its idle thread.
 	idleMask atomic.Uint64
+
+	// runqCount is runq.Len(), kept under runqLock but read without it:
+	// every trap exit asks whether anyone waits, and most find nobody.
+	runqCount atomic.Int32
 )
 
 //go:nosplit
@@ -42,6 +46,7 @@ func makeRunnable(t *Thread) {
 	t.state.Store(tsRunnable)
 	runqLock.Lock()
 	runq.Push(t.idx)
+	runqCount.Store(int32(runq.Len()))
 	runqLock.Unlock()
 	kickIdle()
 }
@@ -79,6 +84,7 @@ func trailingZeros(m uint64) uint {
 func runqPop() int32 {
 	runqLock.Lock()
 	i, ok := runq.Pop()
+	runqCount.Store(int32(runq.Len()))
 	runqLock.Unlock()
 	if !ok {
 		return -1
@@ -87,12 +93,7 @@ func runqPop() int32 {
 }
 
 //go:nosplit
-func runqLen() int {
-	runqLock.Lock()
-	n := runq.Len()
-	runqLock.Unlock()
-	return n
-}
+func runqLen() int { return int(runqCount.Load()) }
 
 // schedule decides what this CPU runs when it leaves trap context: the
 // current thread if it can go on, else the next runnable one, else idle.
@@ -115,6 +116,7 @@ func schedule(c *CPU) {
 		cur.state.Store(tsRunnable)
 		runqLock.Lock()
 		runq.Push(cur.idx)
+		runqCount.Store(int32(runq.Len()))
 		runqLock.Unlock()
 	}
 	c.needResched = false
@@ -193,6 +195,7 @@ func block(t *Thread, kind uint32, key uintptr, deadline uint64) {
 		c := thisCPU()
 		c.timerLock.Lock()
 		c.timers.Push(t.idx, deadline)
+		c.timersAdded = true
 		t.timerCPU = c.ID
 		c.timerLock.Unlock()
 	}
@@ -306,6 +309,15 @@ func expireTimers(c *CPU, t uint64) {
 //
 //go:nosplit
 func armTimer(c *CPU, t uint64) {
+	if c.armed > t && !c.timersAdded && (c.armed <= c.sliceEnd || runqLen() == 0 || threads[c.current].idle) {
+		// Armed in the future, no earlier than needed: at its arming
+		// it was no later than the heartbeat from then, the earliest
+		// timeout (none was added since), and the end of the slice if
+		// others waited; the slice end is checked again. The common
+		// exit, a thread going on, skips the timer heap's lock.
+		return
+	}
+	c.timersAdded = false
 	d := t + heartbeatNs
 	if p := profPeriod.Load(); p != 0 && profOn.Load() && !threads[c.current].idle {
 		d = t + p

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"time"
 
@@ -62,7 +63,11 @@ func benchSys(args []string) error {
 	cpus := fs.Int("cpus", 1, "virtual CPUs")
 	mem := fs.Int("mem", 256, "memory in MiB")
 	accelFlag := fs.String("accel", "auto", "auto, kvm or tcg")
+	rounds := fs.Int("rounds", 3, "boots of each system, alternating; each figure is the median")
 	fs.Parse(args)
+	if *rounds < 1 {
+		return fmt.Errorf("sys: -rounds must be at least 1")
+	}
 	dir, err := os.MkdirTemp("", "dunix-bench-sys")
 	if err != nil {
 		return err
@@ -94,10 +99,6 @@ func benchSys(args []string) error {
 	}
 	dcfg := base
 	dcfg.Initrd, dcfg.Cmdline = root, "dunix.quiet=1"
-	d, err := sysRun(dcfg)
-	if err != nil {
-		return fmt.Errorf("dunix: %v", err)
-	}
 
 	// Linux: the same binary as /init, with /dev/console and /dev/zero.
 	data, err := os.ReadFile(bin)
@@ -114,26 +115,67 @@ func benchSys(args []string) error {
 	}
 	lcfg := base
 	lcfg.Kernel, lcfg.Cmdline, lcfg.Extra = vmlinuz, "console=ttyS0 quiet panic=-1", []string{"-initrd", initrd}
-	l, err := sysRun(lcfg)
-	if err != nil {
-		return fmt.Errorf("linux: %v", err)
+
+	// The two systems boot alternately, so that a slow spell of the
+	// host (emulation speed moves by up to 2x here between and within
+	// runs) weighs on both; each figure is the median of the rounds.
+	var d, l []map[string]float64
+	for r := 0; r < *rounds; r++ {
+		dr, err := sysRun(dcfg)
+		if err != nil {
+			return fmt.Errorf("dunix: %v", err)
+		}
+		lr, err := sysRun(lcfg)
+		if err != nil {
+			return fmt.Errorf("linux: %v", err)
+		}
+		d, l = append(d, dr), append(l, lr)
 	}
 
-	fmt.Printf("# system-call micro-benchmarks (tools/bench/sysbench/sysbench.c, musl-gcc -static -O2), one run each\n")
+	fmt.Printf("# system-call micro-benchmarks (tools/bench/sysbench/sysbench.c, musl-gcc -static -O2)\n")
 	fmt.Printf("# q35, %d vCPU, %d MiB, %s (%s); Linux: Debian's kernel, the binary as /init\n", *cpus, *mem, accel, why)
-	fmt.Printf("# command: go run ./tools/bench sys -cpus %d -mem %d\n\n", *cpus, *mem)
+	fmt.Printf("# %d boots of each, alternating; the median of the rounds, the range in brackets\n", *rounds)
+	fmt.Printf("# command: go run ./tools/bench sys -cpus %d -mem %d -rounds %d\n\n", *cpus, *mem, *rounds)
 	fmt.Println("| benchmark | dunix | Linux | dunix/Linux |")
 	fmt.Println("|---|---|---|---|")
 	for _, b := range sysBenches {
-		dv, dok := d[b.name]
-		lv, lok := l[b.name]
+		dv, dlo, dhi, dok := medianOf(d, b.name)
+		lv, llo, lhi, lok := medianOf(l, b.name)
 		ratio := "-"
 		if dok && lok && lv > 0 {
 			ratio = fmt.Sprintf("%.2f", dv/lv)
 		}
-		fmt.Printf("| %s | %s | %s | %s |\n", b.what, nsText(dv, dok), nsText(lv, lok), ratio)
+		fmt.Printf("| %s | %s | %s | %s |\n", b.what, rangeText(dv, dlo, dhi, dok, *rounds), rangeText(lv, llo, lhi, lok, *rounds), ratio)
 	}
 	return nil
+}
+
+// medianOf returns the median, least and largest of name's figures over
+// the rounds; ok is false when a round lacks it.
+func medianOf(rounds []map[string]float64, name string) (med, lo, hi float64, ok bool) {
+	var v []float64
+	for _, r := range rounds {
+		x, found := r[name]
+		if !found {
+			return 0, 0, 0, false
+		}
+		v = append(v, x)
+	}
+	sort.Float64s(v)
+	n := len(v)
+	med = v[n/2]
+	if n%2 == 0 {
+		med = (v[n/2-1] + v[n/2]) / 2
+	}
+	return med, v[0], v[n-1], true
+}
+
+// rangeText is nsText with the range when there was more than one round.
+func rangeText(v, lo, hi float64, ok bool, rounds int) string {
+	if !ok || rounds < 2 {
+		return nsText(v, ok)
+	}
+	return fmt.Sprintf("%s [%s-%s]", nsText(v, ok), nsText(lo, ok), nsText(hi, ok))
 }
 
 func nsText(v float64, ok bool) string {
