@@ -38,6 +38,7 @@ const (
 	pteP    = 1 << 0
 	pteW    = 1 << 1
 	pteU    = 1 << 2
+	pteA    = 1 << 5 // accessed: set in every present entry written here
 	pteCOW  = 1 << 9  // shared read-only until written: copy then
 	pteKept = 1 << 10 // not present because PROT_NONE, the frame kept
 	pteNX   = 1 << 63
@@ -195,8 +196,13 @@ func (s *Space) pte(va uint64, create bool) *uint64 {
 }
 
 // flags returns the entry bits for a page of v.
+//
+// The accessed bit is set: the kernel, when it switches address spaces
+// without a CR3 write (kernel/uswitch.go), invalidates the pages whose
+// entries have it, and an entry rewritten here without a TLB flush (a
+// copy-on-write page upgraded in place) may still be cached.
 func flags(v *VMA) uint64 {
-	f := uint64(pteP | pteU)
+	f := uint64(pteP | pteU | pteA)
 	if v.Prot&ProtWrite != 0 {
 		f |= pteW
 	}
