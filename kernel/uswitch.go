@@ -25,11 +25,14 @@ import (
 // than uswitchMaxPages pages were used.
 //
 // The invariant this rests on: a user translation the TLB may hold has its
-// accessed bit set at every level. The walk keeps it; the process layer
-// writes present entries with the bit set (proc/vm: an entry it rewrites
-// without a flush, a copy-on-write page upgraded in place, must count as
-// cached); every other change of a present entry is followed by a TLB
-// shootdown (FlushTLB), which flushes everything here too.
+// accessed bit set at every level (in a leaf entry even when the entry is
+// no longer present). The walk keeps it; the process layer writes present
+// entries with the bit set (an entry it rewrites without a flush, a
+// copy-on-write page upgraded in place, must count as cached), and keeps
+// the bit when it makes an entry not present (it flushes only after a
+// batch of changes, and the CPU may switch spaces before: a page the old
+// space had just unmapped, still cached, was once read by the next
+// process as its own).
 //
 // Only a uniprocessor: the accessed bits are shared by every CPU that
 // runs the space, so one CPU's walk would clear bits another CPU still
@@ -235,7 +238,9 @@ func (s *uscan) pt(p uintptr, va uint64) {
 			continue
 		}
 		for j := i; j < i+8; j++ {
-			if e := t[j]; e&(pteP|pteA) == pteP|pteA {
+			// Present or not: an entry the process layer made not
+			// present keeps the bit until the next invalidation.
+			if e := t[j]; e&pteA != 0 {
 				t[j] = e &^ pteA
 				if s.n < uswitchMaxPages {
 					amd64.Invlpg(uintptr(va | uint64(j)<<12))
