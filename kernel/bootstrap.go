@@ -160,6 +160,7 @@ func bootstrap(magic, info uint64) uintptr {
 	c.cr3 = mm.KernelRoot()
 	c.fsBase = ^uint64(0)
 	c.load(t)
+	initUswitch(c)
 
 	// Interrupt controllers: the legacy PICs masked, the I/O APICs on.
 	maskPICs()

@@ -31,6 +31,15 @@ type CPU struct {
 	cr3     uintptr // the root load last wrote to CR3 (0: it left a lazily kept one); informational
 	rootGen uint64  // kernel-half generation of the user root loaded
 
+	// Address spaces switched in the CPU's own root (uswitch.go): the
+	// root (0: not used), the generation of its kernel half, the space
+	// whose top level it holds, and counts of switches and full flushes.
+	uroot                     uintptr
+	urootGen                  uint64
+	installed                 uintptr
+	utop                      [4]uint64 // lower top-level entries set in uroot
+	uswitches, uswitchFlushes uint64
+
 	needResched bool
 	sliceEnd    uint64 // ns: when the running thread's time slice ends
 
@@ -112,6 +121,16 @@ func (c *CPU) load(k *Thread) {
 		amd64.SetFSBase(k.fsBase)
 		c.fsBase = k.fsBase
 	}
+	if c.uroot != 0 {
+		// CR3 stays: a task's space goes into this CPU's own root;
+		// kernel code keeps whatever space is there.
+		if k.task >= 0 {
+			c.install(root)
+		} else {
+			syncUrootKernel(c)
+		}
+		return
+	}
 	if root == 0 {
 		c.cr3 = 0 // whatever CR3 holds: the lazy root, or the kernel's
 		return
@@ -131,6 +150,16 @@ func (c *CPU) load(k *Thread) {
 //
 //go:nosplit
 func (c *CPU) dropLazyRoot() {
+	if c.uroot != 0 {
+		// The space of the task running here stays (flushed); any
+		// other one leaves this CPU's root.
+		if k := &threads[c.current]; k.task >= 0 && tasks[k.task].root == c.installed {
+			amd64.SetCR3(uint64(c.uroot))
+			return
+		}
+		c.uninstall()
+		return
+	}
 	cur := uintptr(amd64.CR3())
 	if k := &threads[c.current]; k.task >= 0 && tasks[k.task].root == cur || cur == mm.KernelRoot() {
 		amd64.SetCR3(uint64(cur)) // a flush

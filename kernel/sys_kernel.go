@@ -16,6 +16,9 @@ type CPUStats struct {
 	Online                         uint64
 	Syscalls, Interrupts, Switches uint64
 	Faults, IdleNs                 uint64
+	// Address-space switches made in the CPU's own root, and how many
+	// of them flushed the whole TLB (uswitch.go; zero when not used).
+	Uswitches, UswitchFlushes uint64
 }
 
 // Stats is what kcallStats fills in.
@@ -60,7 +63,7 @@ func kStats(buf uint64) int64 {
 	s.IRQs = irqCount
 	for i := int32(0); i < ncpu; i++ {
 		c := &cpus[i]
-		s.CPU[i] = CPUStats{uint64(c.APICID), uint64(c.online.Load()), c.syscalls + c.FastSyscalls, c.interrupts, c.switches, c.faults, c.idleNs}
+		s.CPU[i] = CPUStats{uint64(c.APICID), uint64(c.online.Load()), c.syscalls + c.FastSyscalls, c.interrupts, c.switches, c.faults, c.idleNs, c.uswitches, c.uswitchFlushes}
 	}
 	return 0
 }

@@ -191,6 +191,9 @@ func userTrap(c *CPU, k *Thread, f *amd64.Frame) bool {
 		return true
 	case v < 32 && v != excNMI && v != excMachineCheck:
 		c.faults++
+		if v == excPageFault && c.resyncTop(t.root, amd64.CR2()) {
+			return true // a top-level entry added since the install: retried
+		}
 		t.Vector, t.Error, t.Addr = v, f.Error, f.RIP
 		if v == excPageFault {
 			t.Addr = amd64.CR2()

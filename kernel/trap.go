@@ -147,6 +147,10 @@ func exception(c *CPU, t *Thread, f *amd64.Frame) {
 	switch v {
 	case excPageFault:
 		addr = amd64.CR2()
+		if c.uroot != 0 && c.urootGen != mm.KernelGen() {
+			syncUrootKernel(c) // the kernel half grew since: retry
+			return
+		}
 		switch mm.Fault(uintptr(addr), f.Error) {
 		case mm.FaultHandled:
 			return

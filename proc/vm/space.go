@@ -38,6 +38,7 @@ const (
 	pteP    = 1 << 0
 	pteW    = 1 << 1
 	pteU    = 1 << 2
+	pteA    = 1 << 5  // accessed: set in every present entry written here
 	pteCOW  = 1 << 9  // shared read-only until written: copy then
 	pteKept = 1 << 10 // not present because PROT_NONE, the frame kept
 	pteNX   = 1 << 63
@@ -195,8 +196,15 @@ func (s *Space) pte(va uint64, create bool) *uint64 {
 }
 
 // flags returns the entry bits for a page of v.
+//
+// The accessed bit is set: the kernel, when it switches address spaces
+// without a CR3 write (kernel/uswitch.go), invalidates the pages whose
+// entries have it, and an entry rewritten here without a TLB flush (a
+// copy-on-write page upgraded in place) may still be cached. For the
+// same reason an entry made not present keeps the bit it had (the flush
+// comes later, after a batch, and the CPU may switch spaces before).
 func flags(v *VMA) uint64 {
-	f := uint64(pteP | pteU)
+	f := uint64(pteP | pteU | pteA)
 	if v.Prot&ProtWrite != 0 {
 		f |= pteW
 	}
@@ -368,7 +376,8 @@ func (s *Space) dropPages(start, end uint64) {
 		if *e&(pteP|pteKept) != 0 {
 			s.freed = append(s.freed, uintptr(*e&pteAddr))
 		}
-		*e = 0
+		*e &= pteA // not present; the bit says it may still be cached
+
 	}
 }
 
@@ -404,7 +413,7 @@ func (s *Space) Protect(addr, length uint64, prot int) error {
 				}
 				frame, cow := *e&pteAddr, *e&pteCOW
 				if v.Prot == 0 {
-					*e = frame | pteKept | cow
+					*e = frame | pteKept | cow | *e&pteA
 					continue
 				}
 				f := flags(v) | cow
@@ -794,7 +803,7 @@ func (s *Space) Remap(old, oldLen, newLen uint64, mayMove bool) (uint64, error) 
 		if ne == nil {
 			return 0, syscall.ENOMEM
 		}
-		*ne, *e = *e, 0
+		*ne, *e = *e, *e&pteA
 	}
 	s.unmap(old, old+oldN) // the range is empty of pages now
 	s.insert(&nv)

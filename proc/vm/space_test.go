@@ -380,3 +380,50 @@ func TestBackingHeldByMappings(t *testing.T) {
 		t.Fatalf("after unmapping all: %d holds, want 0", f.n)
 	}
 }
+
+// Entries carry the accessed bit for the kernel's switches without a CR3
+// write (kernel/uswitch.go): every present entry written here has it, and
+// an entry made not present keeps it until the kernel clears it (the TLB
+// may still hold the old translation until the batch's flush).
+func TestAccessedBitMarksMaybeCached(t *testing.T) {
+	s, _, _ := newSpace(t)
+	a, err := s.Map(0, 3*PageSize, ProtRead|ProtWrite, MapPrivate|MapAnonymous, nil, 0, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(0); i < 3; i++ {
+		if err := s.Fault(a+i*PageSize, true, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(va uint64) uint64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		e := s.pte(va, false)
+		if e == nil {
+			t.Fatalf("no page table for %#x", va)
+		}
+		return *e
+	}
+	for i := uint64(0); i < 3; i++ {
+		if e := entry(a + i*PageSize); e&(pteP|pteA) != pteP|pteA {
+			t.Fatalf("page %d: entry %#x, want present with the accessed bit", i, e)
+		}
+	}
+	if err := s.Protect(a+PageSize, PageSize, 0); err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(a + PageSize); e&pteP != 0 || e&pteKept == 0 || e&pteA == 0 {
+		t.Fatalf("PROT_NONE page: entry %#x, want kept, not present, accessed", e)
+	}
+	if err := s.Unmap(a, PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(a); e != pteA {
+		t.Fatalf("unmapped page: entry %#x, want only the accessed bit (%#x)", e, uint64(pteA))
+	}
+	// The marker is not a mapping: the page is gone.
+	if err := s.Fault(a, false, false); err != ErrMapErr {
+		t.Fatalf("fault on the unmapped page: %v, want ErrMapErr", err)
+	}
+}
