@@ -32,6 +32,9 @@ func Main() {
 	if !quiet {
 		fmt.Printf("dunix: ready: %d/%d cpus online, %d MiB RAM (%d MiB free), kernel up in %.1f ms\n",
 			s.Online, s.NCPU, s.MemTotal>>20, s.MemFree>>20, bootMs)
+		if uswitchOn {
+			fmt.Println("dunix: one CPU under TCG: address spaces switch inside the CPU's own root (dunix.uswitch=0: CR3 writes)")
+		}
 	}
 
 	switch {

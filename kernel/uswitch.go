@@ -20,8 +20,8 @@ import (
 // space rewrites the 256 lower entries and invalidates, page by page, only
 // what the old space may have in the TLB: the pages whose entries have the
 // accessed bit, which the page walk sets on the way to every translation
-// it caches. The walk clears the bits it follows (so the next switch looks
-// only at what was used since) and falls back to a full flush when more
+// it caches. The kernel's walk clears the bits it follows (so the next
+// switch looks only at what was used since) and falls back to a full flush when more
 // than uswitchMaxPages pages were used.
 //
 // The invariant this rests on: a user translation the TLB may hold has its
