@@ -200,8 +200,16 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 		return err
 	}
 	// The point of no return. One thread remains: the others die
-	// (de_thread).
+	// (de_thread). When two threads call execve at once the first to get
+	// here wins; the other fails with EAGAIN, as Linux's de_thread does,
+	// and is ended by the winner like any other thread.
 	p.mu.Lock()
+	if p.execer != nil && p.execer != t {
+		p.mu.Unlock()
+		img.mm.Release()
+		return syscall.EAGAIN
+	}
+	p.execer = t
 	others := []*Thread{}
 	for _, o := range p.threads {
 		if o != t {
@@ -220,17 +228,20 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 	// would run on a freed page table), nor exit into the new one.
 	for _, o := range others {
 		if !t.awaitGone(o) {
-			// Another thread's exec ended this one meanwhile.
+			// The process is going away (a fatal signal, exit_group).
+			p.endExec()
 			img.mm.Release()
 			return syscall.EINTR
 		}
 	}
 	old := p.mm
 	if err := t.task.SetRoot(img.mm.Root()); err != nil {
+		p.endExec()
 		img.mm.Release()
 		return err
 	}
 	p.mu.Lock()
+	p.execer = nil
 	p.mm = img.mm
 	p.cred = cred
 	p.exe = pr.path
@@ -261,6 +272,13 @@ func (t *Thread) exec(at vfs.Loc, path string, argv, envp []string) error {
 	t.task.ResetFPU()
 	p.releaseVfork()
 	return nil
+}
+
+// endExec gives up the claim of an execve that failed after it.
+func (p *Process) endExec() {
+	p.mu.Lock()
+	p.execer = nil
+	p.mu.Unlock()
 }
 
 // awaitGone waits until thread o has exited, kicking it again now and

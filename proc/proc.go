@@ -85,7 +85,8 @@ type Process struct {
 	env      []string
 	start    int64 // ns since boot
 	stopped  bool
-	execed   bool // has called execve (setpgid by the parent is then EACCES)
+	execed   bool    // has called execve (setpgid by the parent is then EACCES)
+	execer   *Thread // the thread past execve's point of no return, if any
 	// Job control (jobctl.go): the stop signal, whether a stop or a
 	// continue is still to be reported to wait, and the channel closed
 	// when a stop ends.

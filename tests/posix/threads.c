@@ -251,6 +251,20 @@ static void *exec_thread(void *arg)
 	execv(self_path, av);
 	_exit(127);
 }
+static pthread_barrier_t exec_barrier;
+
+static void *race_exec_thread(void *arg)
+{
+	(void)arg;
+	char *av[] = { self_path, "exit", "42", NULL };
+	pthread_barrier_wait(&exec_barrier);
+	execv(self_path, av);
+	/* The other thread's execve won: this thread is ended by it. */
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void *forever_thread(void *arg)
 {
 	(void)arg;
@@ -514,6 +528,26 @@ int main(int argc, char **argv)
 				pause();
 		}
 		CHECK_EQ(t_exitcode(pid), 42, "execve from a non-main thread ends the other threads");
+		/* Two threads call execve at the same moment: one image runs
+		 * (the first wins on Linux; the other thread dies with the old
+		 * image), never none. */
+		for (int round = 0; round < 10; round++) {
+			pid = t_fork();
+			if (pid == 0) {
+				pthread_t t1, t2;
+				pthread_barrier_init(&exec_barrier, NULL, 2);
+				pthread_create(&t1, NULL, race_exec_thread, NULL);
+				pthread_create(&t2, NULL, race_exec_thread, NULL);
+				for (;;)
+					pause();
+			}
+			int st = t_exitcode(pid);
+			if (st != 42) {
+				CHECK_EQ(st, 42, "two threads calling execve at once: one image runs (round %d)", round);
+				break;
+			}
+		}
+		CHECK(1, "two threads calling execve at once, 10 rounds");
 	}
 
 	T_SECTION("cancellation");
