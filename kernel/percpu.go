@@ -37,7 +37,8 @@ type CPU struct {
 	uroot                     uintptr
 	urootGen                  uint64
 	installed                 uintptr
-	utop                      [4]uint64 // lower top-level entries set in uroot
+	utop                      [4]uint64    // lower top-level entries set in uroot
+	uscanMasks                [3][8]uint64 // invalidateUser's scratch (off the trap stack)
 	uswitches, uswitchFlushes uint64
 
 	needResched bool

@@ -262,14 +262,19 @@ func checkInterrupt(c *CPU, k *Thread) {
 
 //go:nosplit
 func syncKernelHalf(t *Task) {
-	g := mm.KernelGen()
-	if t.gen == g {
-		return
+	if g := mm.KernelGen(); t.gen != g {
+		copyKernelHalf(t.root)
+		t.gen = g
 	}
+}
+
+// copyKernelHalf copies the kernel's upper half into the root at root.
+//
+//go:nosplit
+func copyKernelHalf(root uintptr) {
 	src := (*[512]uint64)(amd64.Ptr(mm.P2V(mm.KernelRoot())))
-	dst := (*[512]uint64)(amd64.Ptr(mm.P2V(t.root)))
+	dst := (*[512]uint64)(amd64.Ptr(mm.P2V(root)))
 	copy(dst[256:], src[256:])
-	t.gen = g
 }
 
 // kRootNew allocates a page-table root for a user address space.
@@ -280,9 +285,7 @@ func kRootNew() int64 {
 	if !ok {
 		return -enomem
 	}
-	src := (*[512]uint64)(amd64.Ptr(mm.P2V(mm.KernelRoot())))
-	dst := (*[512]uint64)(amd64.Ptr(mm.P2V(p)))
-	copy(dst[256:], src[256:])
+	copyKernelHalf(p)
 	return int64(p)
 }
 

@@ -100,14 +100,10 @@ func le32(s string) uint32 {
 //
 //go:nosplit
 func syncUrootKernel(c *CPU) {
-	g := mm.KernelGen()
-	if c.urootGen == g {
-		return
+	if g := mm.KernelGen(); c.urootGen != g {
+		copyKernelHalf(c.uroot)
+		c.urootGen = g
 	}
-	src := (*[512]uint64)(amd64.Ptr(mm.P2V(mm.KernelRoot())))
-	dst := (*[512]uint64)(amd64.Ptr(mm.P2V(c.uroot)))
-	copy(dst[256:], src[256:])
-	c.urootGen = g
 }
 
 // install makes root the address space of c's own root.
@@ -165,7 +161,7 @@ func (c *CPU) uninstall() {
 //go:nosplit
 func (c *CPU) invalidateUser() bool {
 	top := (*[512]uint64)(amd64.Ptr(mm.P2V(c.uroot)))
-	s := uscan{}
+	s := uscan{masks: &c.uscanMasks}
 	for w := range c.utop {
 		for m := c.utop[w]; m != 0; m &= m - 1 {
 			i := w*64 + int(trailingZeros(m))
@@ -182,75 +178,88 @@ func (c *CPU) invalidateUser() bool {
 
 // uscan is one walk of invalidateUser.
 type uscan struct {
-	n    int  // pages used
-	full bool // a full flush is needed
+	n     int           // pages used
+	full  bool          // a full flush is needed
+	masks *[3][8]uint64 // per level (leaf first), the entries found: CPU.uscanMasks
 }
 
 // The three lower levels of the walk: a PDPT, a page directory, a page
-// table (no recursion in trap context). Entries are looked at eight at a
-// time, most tables being sparse.
+// table (no recursion in trap context). takeAccessed does the scanning.
 
 //go:nosplit
 func (s *uscan) pdpt(p uintptr, va uint64) {
-	t := (*[512]uint64)(amd64.Ptr(mm.P2V(p)))
-	for i := 0; i < 512; i += 8 {
-		if (t[i]|t[i+1]|t[i+2]|t[i+3]|t[i+4]|t[i+5]|t[i+6]|t[i+7])&pteA == 0 {
-			continue
-		}
-		for j := i; j < i+8; j++ {
-			if e := t[j]; e&(pteP|pteA) == pteP|pteA {
-				t[j] = e &^ pteA
-				if e&ptePS != 0 {
-					s.full = true // a large page: user spaces have none
-					continue
-				}
-				s.pd(uintptr(e&pteAd), va|uint64(j)<<30)
+	m := &s.masks[2]
+	t := takeAccessed(p, pteP|pteA, m)
+	for w := range m {
+		for b := m[w]; b != 0; b &= b - 1 {
+			j := w*64 + int(trailingZeros(b))
+			if t[j]&ptePS != 0 {
+				s.full = true // a large page: user spaces have none
+				continue
 			}
+			s.pd(uintptr(t[j]&pteAd), va|uint64(j)<<30)
 		}
 	}
 }
 
 //go:nosplit
 func (s *uscan) pd(p uintptr, va uint64) {
-	t := (*[512]uint64)(amd64.Ptr(mm.P2V(p)))
-	for i := 0; i < 512; i += 8 {
-		if (t[i]|t[i+1]|t[i+2]|t[i+3]|t[i+4]|t[i+5]|t[i+6]|t[i+7])&pteA == 0 {
-			continue
-		}
-		for j := i; j < i+8; j++ {
-			if e := t[j]; e&(pteP|pteA) == pteP|pteA {
-				t[j] = e &^ pteA
-				if e&ptePS != 0 {
-					s.full = true
-					continue
-				}
-				s.pt(uintptr(e&pteAd), va|uint64(j)<<21)
+	m := &s.masks[1]
+	t := takeAccessed(p, pteP|pteA, m)
+	for w := range m {
+		for b := m[w]; b != 0; b &= b - 1 {
+			j := w*64 + int(trailingZeros(b))
+			if t[j]&ptePS != 0 {
+				s.full = true
+				continue
 			}
+			s.pt(uintptr(t[j]&pteAd), va|uint64(j)<<21)
 		}
 	}
 }
 
+// pt invalidates the used pages of a page table. Present or not: an
+// entry the process layer made not present keeps the accessed bit until
+// the next invalidation.
+//
 //go:nosplit
 func (s *uscan) pt(p uintptr, va uint64) {
+	m := &s.masks[0]
+	takeAccessed(p, pteA, m)
+	for w := range m {
+		for b := m[w]; b != 0; b &= b - 1 {
+			j := w*64 + int(trailingZeros(b))
+			if s.n < uswitchMaxPages {
+				amd64.Invlpg(uintptr(va | uint64(j)<<12))
+			} else {
+				s.full = true
+			}
+			s.n++
+		}
+	}
+}
+
+// takeAccessed clears the accessed bit of the entries of table p that
+// have all the bits of want, marks them in m (cleared first), and
+// returns the table.
+// Entries are looked at eight at a time, most tables being sparse.
+//
+//go:nosplit
+func takeAccessed(p uintptr, want uint64, m *[8]uint64) *[512]uint64 {
+	*m = [8]uint64{}
 	t := (*[512]uint64)(amd64.Ptr(mm.P2V(p)))
 	for i := 0; i < 512; i += 8 {
 		if (t[i]|t[i+1]|t[i+2]|t[i+3]|t[i+4]|t[i+5]|t[i+6]|t[i+7])&pteA == 0 {
 			continue
 		}
 		for j := i; j < i+8; j++ {
-			// Present or not: an entry the process layer made not
-			// present keeps the bit until the next invalidation.
-			if e := t[j]; e&pteA != 0 {
+			if e := t[j]; e&want == want {
 				t[j] = e &^ pteA
-				if s.n < uswitchMaxPages {
-					amd64.Invlpg(uintptr(va | uint64(j)<<12))
-				} else {
-					s.full = true
-				}
-				s.n++
+				m[j/64] |= 1 << (j % 64)
 			}
 		}
 	}
+	return t
 }
 
 // resyncTop handles a user page fault at addr that only c's copy of the
